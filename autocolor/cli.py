@@ -1,0 +1,272 @@
+"""The ``autocolor`` command: colorize photos, and the ``train``, ``data`` and ``evaluate`` sub-commands.
+
+    autocolor photo.jpg -o photo-color.png     one file
+    autocolor scans/ -r -o colorized/          a folder tree, mirrored under colorized/
+    autocolor train PHOTOS... --out runs/x     train (see autocolor train -h)
+    autocolor data fetch DIR                   fetch the training and evaluation photo sets
+
+Exit status: 0 if every photo was colorized, 1 if any failed (the batch goes on), 2 on a usage
+error or when no model is available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import __version__, io
+from .histograms import CHROMA_METHODS, DEFAULT_PARAM, HUE_METHODS, DecodeParam
+from .model import CheckpointError
+
+SUBCOMMANDS = ("train", "data", "evaluate")
+
+
+def _size(text: str) -> int:
+    value = int(text)
+    if value < 64 or value % 32:
+        raise argparse.ArgumentTypeError(f"must be a multiple of 32 and at least 64, got {value}")
+    return value
+
+
+def _param(text: str) -> str:
+    try:
+        DecodeParam.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def colorize_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="autocolor",
+        description="Colorize grayscale photos automatically (Larsson et al., ECCV 2016). "
+        f"Sub-commands: {', '.join(SUBCOMMANDS)} (autocolor SUB -h).",
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files, folders or glob patterns")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="colorized",
+        help="output file (one input) or folder (default: colorized/); a file's format follows its extension",
+    )
+    p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    p.add_argument("-w", "--weights", help="checkpoint file (default: the bundled model)")
+    p.add_argument("--backbone", default="effnet-lite0", help="bundled model to use when no --weights")
+    p.add_argument(
+        "-s",
+        "--size",
+        type=_size,
+        default=512,
+        help="processing size as in autocolorize: "
+        "shorter side size/2, longer side at most size-12, never upscaled (default 512)",
+    )
+    p.add_argument(
+        "-p",
+        "--param",
+        type=_param,
+        default=DEFAULT_PARAM,
+        metavar="CHROMA:HUE",
+        help=f"decoding (default {DEFAULT_PARAM}); chroma: {', '.join(CHROMA_METHODS)}; "
+        f"hue: {', '.join(HUE_METHODS)}",
+    )
+    p.add_argument("--boost", type=float, default=1.0, help="saturation multiplier (default 1.0)")
+    p.add_argument(
+        "--temperature", type=float, default=1.0, help="annealed-mean temperature (default 1: off)"
+    )
+    p.add_argument(
+        "--upsample",
+        choices=("guided", "bilinear"),
+        default="guided",
+        help="how colour reaches full resolution (default: guided by the photo's lightness)",
+    )
+    p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=("png", "jpg", "webp", "tiff"),
+        default="png",
+        help="output format when -o is a folder (default png)",
+    )
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (even an input)")
+    p.add_argument(
+        "--max-pixels",
+        type=float,
+        default=io.DEFAULT_MAX_PIXELS,
+        help=f"refuse larger images (default {io.DEFAULT_MAX_PIXELS / 1e6:.0f}e6)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for the sampling decoders")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or per-file lines")
+    p.add_argument("-v", "--verbose", action="store_true", help="print sizes and timings")
+    p.add_argument("-V", "--version", action="version", version=f"autocolor {__version__}")
+    return p
+
+
+def expand_inputs(inputs: list[str], recursive: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(file, path relative to the output folder) for every input, and errors for missing ones."""
+    found, errors = [], []
+    for item in inputs:
+        paths = [Path(item)]
+        if not Path(item).exists() and glob.has_magic(item):
+            paths = [Path(p) for p in sorted(glob.glob(item, recursive=recursive))]
+            if not paths:
+                errors.append(f"{item}: no file matches this pattern")
+        for p in paths:
+            if p.is_dir():
+                it = p.rglob("*") if recursive else p.glob("*")
+                files = sorted(f for f in it if f.is_file() and f.suffix.lower() in io.IMAGE_SUFFIXES)
+                found += [(f, f.relative_to(p)) for f in files]
+            elif p.exists():
+                found.append((p, Path(p.name)))
+            else:
+                errors.append(f"{p}: no such file or folder")
+    return found, errors
+
+
+def plan_outputs(files: list[tuple[Path, Path]], output: str, fmt: str) -> list[tuple[Path, Path]]:
+    """Pair each input with its output path; ``output`` is a file only for a single input."""
+    out = Path(output)
+    if out.suffix and not out.is_dir():
+        if len(files) != 1:
+            raise ValueError(f"-o {output} names a file, but there are {len(files)} inputs; give a folder")
+        io.output_format(out)
+        return [(files[0][0], out)]
+    ext = "." + fmt
+    return [(src, out / rel.with_suffix(ext)) for src, rel in files]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def colorize_main(argv: list[str]) -> int:
+    args = colorize_parser().parse_args(argv)
+    from .pipeline import Colorizer, ModelNotAvailable  # torch import only once arguments are valid
+
+    def fail(msg: str, code: int = 2) -> int:
+        print(f"autocolor: error: {msg}", file=sys.stderr)
+        return code
+
+    files, errors = expand_inputs(args.inputs, args.recursive)
+    if not files and errors:
+        for e in errors:
+            print(f"autocolor: error: {e}", file=sys.stderr)
+        return 1
+    if not files:
+        return fail("no image files found in the given inputs", 1)
+    try:
+        pairs = plan_outputs(files, args.output, args.format)
+    except (ValueError, io.ImageError) as err:
+        return fail(str(err))
+    opts = dict(
+        size=args.size,
+        param=args.param,
+        boost=args.boost,
+        temperature=args.temperature,
+        device=args.device,
+        guided=args.upsample == "guided",
+        seed=args.seed,
+    )
+    try:
+        if args.weights:
+            colorizer = Colorizer.load(args.weights, **opts)
+        else:
+            colorizer = Colorizer.from_pretrained(backbone=args.backbone, **opts)
+    except (ModelNotAvailable, CheckpointError, ValueError) as err:
+        return fail(str(err))
+    if args.verbose:
+        cfg = colorizer.net.config
+        print(
+            f"model: {cfg.backbone}, head {cfg.head}, device {colorizer.device}, size {args.size}, "
+            f"param {colorizer.decode_param}",
+            file=sys.stderr,
+        )
+
+    def report(msg: str) -> None:
+        errors.append(msg)
+        tqdm.write(f"autocolor: error: {msg}", file=sys.stderr)
+
+    for e in errors:
+        tqdm.write(f"autocolor: error: {e}", file=sys.stderr)
+    seen: dict[Path, Path] = {}
+    done = skipped = 0
+    bar = tqdm(
+        pairs,
+        unit="photo",
+        disable=args.quiet or len(pairs) < 2,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+    for src, dst in bar:
+        key = dst.resolve()
+        if key in seen:
+            report(f"{src}: output {dst} would also be written for {seen[key]}; rename one")
+            continue
+        seen[key] = src
+        if dst.exists() and not args.overwrite:
+            if args.skip_existing:
+                skipped += 1
+                continue
+            what = "is the input" if _same_file(src, dst) else "exists"
+            report(f"{src}: output {dst} {what} (use --overwrite or --skip-existing)")
+            continue
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            colorizer.colorize_file(src, dst, quality=args.quality, max_pixels=int(args.max_pixels))
+        except (io.ImageError, OSError, ValueError, MemoryError) as err:
+            report(str(err) if isinstance(err, io.ImageError) else f"{src}: {err}")
+            continue
+        done += 1
+        if not args.quiet and len(pairs) < 2:
+            print(f"Colorized: {src} -> {dst}")
+    if not args.quiet and len(pairs) > 1:
+        print(
+            f"{done} colorized, {skipped} skipped, {len(errors)} failed -> {args.output}",
+            file=sys.stderr,
+        )
+    return 1 if errors else 0
+
+
+def data_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="autocolor data", description="Photo sets for training and evaluation.")
+    sub = p.add_subparsers(dest="action", required=True)
+    f = sub.add_parser("fetch", help="download the freely licensed photo sets (Debian, PyPI)")
+    f.add_argument("dest", help="folder to fill: DEST/train, DEST/eval, DEST/manifest.csv")
+    f.add_argument("--split", choices=("train", "eval", "both"), default="both")
+    args = p.parse_args(argv)
+    from . import data
+
+    try:
+        data.fetch(args.dest, ("train", "eval") if args.split == "both" else (args.split,))
+    except data.FetchError as err:
+        print(f"autocolor data: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "train":
+        from . import train
+
+        return train.main(argv[1:])
+    if argv and argv[0] == "data":
+        return data_main(argv[1:])
+    if argv and argv[0] == "evaluate":
+        from . import evaluate
+
+        return evaluate.main(argv[1:])
+    return colorize_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Colour histograms: binning, training targets, the KL loss, and every decoding method.
+
+A *head* predicts one or more histograms per pixel. Three kinds are supported (method.md section 2):
+
+* ``hue-chroma``: 32 uniform bins of HSV hue and 32 of chroma (the released model);
+* ``lab``: 32 bins each of CIE a and b, at Gaussian quantiles (sigma = 25);
+* ``lab-joint``: a joint 16 x 16 histogram of a and b.
+
+Decoding turns probabilities into a colour, returned as (hue, chroma) so that every head feeds the
+same reconstruction. Methods are selected with a ``"chroma:hue"`` string, as ``autocolorize -p``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from . import color
+
+LAB_SIGMA = 25.0
+HUE_WEIGHT = 5.0  # lambda_H, "roughly the inverse expectation of y_C"
+FADE_ETA = 0.03  # chromatic fading threshold on |mean_k p_k e^{i theta_k}| (released convention)
+
+HEADS: dict[str, tuple[tuple[str, int], ...]] = {
+    "hue-chroma": (("hue", 32), ("chroma", 32)),
+    "lab": (("a", 32), ("b", 32)),
+    "lab-joint": (("ab", 256),),
+}
+
+CHROMA_METHODS = ("median", "median-interp", "expectation", "mode", "q75", "pixelwise", "once")
+HUE_METHODS = ("expectation-cf", "expectation", "mode", "median", "pixelwise", "once")
+DEFAULT_PARAM = "median:expectation-cf"
+
+
+# ---------------------------------------------------------------- binning and targets
+def uniform_bins(v: Tensor, k: int) -> Tensor:
+    """Index of each value in [0, 1] among k uniform bins (floor(k v), clipped)."""
+    return (v * k).long().clamp(0, k - 1)
+
+
+def gaussian_bins(v: Tensor, k: int, sigma: float = LAB_SIGMA) -> Tensor:
+    """Index among k bins at the quantiles of N(0, sigma^2) (Lab a and b)."""
+    cdf = 0.5 * (1 + torch.erf(v / (sigma * math.sqrt(2))))
+    return uniform_bins(cdf, k)
+
+
+def gaussian_centres(k: int, sigma: float = LAB_SIGMA) -> Tensor:
+    """Representative value of each Gaussian-quantile bin: sigma * Phi^-1((k + 0.5) / K)."""
+    q = (torch.arange(k, dtype=torch.float64) + 0.5) / k
+    return (sigma * math.sqrt(2) * torch.erfinv(2 * q - 1)).float()
+
+
+def bin_indices(rgb: Tensor, head: str) -> dict[str, Tensor]:
+    """Bin index of every pixel for each histogram of ``head``; rgb is (..., 3, H, W)."""
+    if head == "hue-chroma":
+        h, c = color.hue_chroma(rgb)
+        return {"hue": uniform_bins(h, 32), "chroma": uniform_bins(c, 32)}
+    lab = color.rgb_to_lab(rgb)
+    if head == "lab":
+        return {
+            "a": gaussian_bins(lab[..., 1, :, :], 32),
+            "b": gaussian_bins(lab[..., 2, :, :], 32),
+        }
+    if head == "lab-joint":
+        ia, ib = gaussian_bins(lab[..., 1, :, :], 16), gaussian_bins(lab[..., 2, :, :], 16)
+        return {"ab": ia * 16 + ib}
+    raise ValueError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
+
+
+def window_targets(bins: Tensor, k: int, points: Tensor, window: int = 1) -> Tensor:
+    """Target histograms (B, P, k) at integer pixel ``points`` (B, P, 2 as y, x).
+
+    ``window = 1`` gives the paper's one-hot targets; ``window = 7`` the released recipe's
+    histogram of the 7 x 7 neighbourhood (coordinates are clamped at the image border).
+    """
+    b, h, w = bins.shape
+    r = window // 2
+    d = torch.arange(-r, r + 1, device=bins.device)
+    ys = (points[..., 0, None, None] + d[:, None]).clamp(0, h - 1)  # (B, P, win, 1)
+    xs = (points[..., 1, None, None] + d[None, :]).clamp(0, w - 1)  # (B, P, 1, win)
+    flat = (ys * w + xs).flatten(2)  # (B, P, win*win)
+    idx = torch.gather(bins.flatten(1), 1, flat.flatten(1)).view_as(flat)
+    return F.one_hot(idx, k).float().mean(dim=2)
+
+
+def lightness_weight(light: Tensor) -> Tensor:
+    """The released recipe's chroma-loss weight w(L) = min(1, 3L, 3(1 - L))."""
+    return torch.minimum(torch.ones_like(light), torch.minimum(3 * light, 3 * (1 - light)))
+
+
+def kl_div(target: Tensor, logits: Tensor) -> Tensor:
+    """KL(target || softmax(logits)) over the last dimension."""
+    logp = F.log_softmax(logits, dim=-1)
+    return (target * (torch.log(target.clamp(min=1e-12)) - logp)).sum(dim=-1)
+
+
+def loss(
+    logits: dict[str, Tensor],
+    targets: dict[str, Tensor],
+    chroma_at_point: Tensor,
+    light_at_point: Tensor | None = None,
+) -> Tensor:
+    """The paper's loss, averaged over all sampled points (Caffe's FULL normalisation).
+
+    hue/chroma: KL(chroma) [* w(L) if ``light_at_point`` is given] + 5 y_C KL(hue);
+    Lab heads: the sum of the KL terms.
+    """
+    if "hue" in logits:
+        kl_c = kl_div(targets["chroma"], logits["chroma"])
+        if light_at_point is not None:
+            kl_c = kl_c * lightness_weight(light_at_point)
+        kl_h = kl_div(targets["hue"], logits["hue"])
+        return (kl_c + HUE_WEIGHT * chroma_at_point * kl_h).mean()
+    return sum(kl_div(targets[n], logits[n]) for n in logits).mean()
+
+
+# ---------------------------------------------------------------- decoding
+@dataclass(frozen=True)
+class DecodeParam:
+    """A parsed ``"chroma:hue"`` decoding choice plus the two extensions."""
+
+    chroma: str = "median"
+    hue: str = "expectation-cf"
+    temperature: float = 1.0  # annealed mean: p ** (1/T), renormalised (1 = off)
+    boost: float = 1.0  # saturation boost: chroma multiplier
+
+    @classmethod
+    def parse(cls, param: str | None = None, temperature: float = 1.0, boost: float = 1.0):
+        """Parse ``"chroma:hue"`` (either part may be empty for its default)."""
+        chroma, _, hue = (param or DEFAULT_PARAM).partition(":")
+        chroma, hue = chroma or cls.chroma, hue or cls.hue
+        if chroma not in CHROMA_METHODS:
+            raise ValueError(f"unknown chroma method {chroma!r}; choose from {CHROMA_METHODS}")
+        if hue not in HUE_METHODS:
+            raise ValueError(f"unknown hue method {hue!r}; choose from {HUE_METHODS}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if not boost >= 0:
+            raise ValueError(f"boost must be >= 0, got {boost}")
+        return cls(chroma, hue, float(temperature), float(boost))
+
+    def __str__(self) -> str:
+        return f"{self.chroma}:{self.hue}"
+
+
+def anneal(p: Tensor, temperature: float) -> Tensor:
+    """Sharpen (T < 1) or flatten (T > 1) histograms along dim 1."""
+    if temperature == 1.0:
+        return p
+    logp = torch.log(p.clamp(min=1e-12)) / temperature
+    return torch.softmax(logp, dim=1)
+
+
+def quantile(p: Tensor, q: Tensor | float, interpolate: bool = False) -> Tensor:
+    """Value in [0, 1] at cumulative probability q of uniform-bin histograms p (N, K, ...).
+
+    Without interpolation this is the released tool's rule: the centre of the first bin whose
+    CDF reaches q. With it, the CDF is linear inside each bin (the paper's wording).
+    """
+    k = p.shape[1]
+    cdf = p.cumsum(dim=1)
+    q = torch.as_tensor(q, dtype=p.dtype, device=p.device).expand_as(cdf[:, 0])
+    idx = (cdf < q.unsqueeze(1)).sum(dim=1).clamp(max=k - 1)
+    if not interpolate:
+        return (idx.to(p.dtype) + 0.5) / k
+    before = torch.gather(cdf, 1, idx.unsqueeze(1)).squeeze(1) - torch.gather(p, 1, idx.unsqueeze(1)).squeeze(
+        1
+    )
+    inside = torch.gather(p, 1, idx.unsqueeze(1)).squeeze(1)
+    frac = ((q - before) / inside.clamp(min=1e-12)).clamp(0, 1)
+    return (idx.to(p.dtype) + frac) / k
+
+
+def _centres(k: int, like: Tensor) -> Tensor:
+    return ((torch.arange(k, device=like.device, dtype=like.dtype) + 0.5) / k).view(
+        1, k, *([1] * (like.dim() - 2))
+    )
+
+
+def _draws(p: Tensor, per_pixel: bool, gen: torch.Generator | None) -> Tensor:
+    shape = p[:, 0].shape if per_pixel else (p.shape[0],) + (1,) * (p.dim() - 2)
+    u = torch.rand(shape, generator=gen, dtype=p.dtype, device="cpu").to(p.device)
+    return u.expand_as(p[:, 0])
+
+
+def decode_chroma(p: Tensor, method: str, gen: torch.Generator | None = None) -> Tensor:
+    """Chroma in [0, 1] from chroma histograms p (N, K, ...)."""
+    if method == "median":
+        return quantile(p, 0.5)
+    if method == "median-interp":
+        return quantile(p, 0.5, interpolate=True)
+    if method == "q75":
+        return quantile(p, 0.75)
+    if method == "expectation":
+        return (p * _centres(p.shape[1], p)).sum(dim=1)
+    if method == "mode":  # the bin centre (the original returned the left edge, argmax / K)
+        return (p.argmax(dim=1).to(p.dtype) + 0.5) / p.shape[1]
+    if method in ("pixelwise", "once"):
+        return quantile(p, _draws(p, method == "pixelwise", gen))
+    raise ValueError(f"unknown chroma method {method!r}")
+
+
+def decode_hue(p: Tensor, method: str, gen: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """(hue in [0, 1), chroma factor in [0, 1]) from hue histograms p (N, K, ...).
+
+    ``expectation-cf`` is the circular mean with chromatic fading: the factor is
+    min(|z| / eta, 1) with z = mean_k p_k e^{i theta_k} and eta = 0.03, i.e. min(R / 0.96, 1)
+    for resultant length R and K = 32. Other methods return a factor of 1.
+    """
+    k = p.shape[1]
+    ones = torch.ones_like(p[:, 0])
+    if method in ("expectation", "expectation-cf"):
+        theta = 2 * math.pi * _centres(k, p)
+        zx, zy = (p * torch.cos(theta)).sum(dim=1), (p * torch.sin(theta)).sum(dim=1)
+        hue = (torch.atan2(zy, zx) / (2 * math.pi)) % 1.0
+        if method == "expectation":
+            return hue, ones
+        fade = (torch.hypot(zx, zy) / k).clamp(max=FADE_ETA) / FADE_ETA
+        return hue, fade
+    if method == "mode":
+        return (p.argmax(dim=1).to(p.dtype) + 0.5) / k, ones
+    if method == "median":
+        return quantile(p, 0.5), ones
+    if method in ("pixelwise", "once"):
+        return quantile(p, _draws(p, method == "pixelwise", gen)), ones
+    raise ValueError(f"unknown hue method {method!r}")
+
+
+def decode(
+    probs: dict[str, Tensor],
+    param: DecodeParam,
+    light: Tensor,
+    gen: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """(hue, chroma), each (N, ...), from one head's probabilities (N, K, ...).
+
+    ``light`` (N, ...) is the lightness at the same pixels; the Lab heads need it to turn
+    a, b into hue and chroma. Lab heads are always decoded by expectation (the paper's choice).
+    """
+    probs = {n: anneal(p, param.temperature) for n, p in probs.items()}
+    if "hue" in probs:
+        hue, fade = decode_hue(probs["hue"], param.hue, gen)
+        chroma = decode_chroma(probs["chroma"], param.chroma, gen) * fade
+    else:
+        if "ab" in probs:
+            p = probs["ab"].unflatten(1, (16, 16))
+            c16 = gaussian_centres(16).to(p)
+            a = (p.sum(dim=2) * c16.view(1, 16, *([1] * (p.dim() - 3)))).sum(dim=1)
+            b = (p.sum(dim=1) * c16.view(1, 16, *([1] * (p.dim() - 3)))).sum(dim=1)
+        else:
+            c32 = gaussian_centres(32).to(light).view(1, 32, *([1] * (light.dim() - 1)))
+            a, b = (probs["a"] * c32).sum(dim=1), (probs["b"] * c32).sum(dim=1)
+        grey_l = color.rgb_to_lab(light.unsqueeze(-3).expand(*light.shape[:-2], 3, *light.shape[-2:]))
+        rgb = color.lab_to_rgb(torch.stack([grey_l[..., 0, :, :], a, b], dim=-3))
+        hue, chroma = color.hue_chroma(rgb)
+    return hue, chroma * param.boost

@@ -1,0 +1,226 @@
+"""Reading any photo safely and writing results atomically, keeping alpha, depth and metadata.
+
+``read_image`` turns every Pillow mode (1, L, LA, P, PA, RGB, RGBA, CMYK, YCbCr, I;16, I, F) into
+the lightness the colorizer needs, applies the EXIF orientation, and keeps alpha, bit depth, EXIF
+and an RGB ICC profile for ``write_image``. Every failure becomes one ``ImageError`` naming the file.
+16-bit colour input is read at 8 bits (Pillow has no 16-bit RGB mode); 16-bit gray stays 16-bit.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif"}
+FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
+DEFAULT_MAX_PIXELS = 120_000_000
+
+
+class ImageError(RuntimeError):
+    """An input that cannot be read or an output that cannot be written; the message names the file."""
+
+
+@dataclass
+class Photo:
+    """What the colorizer needs of a photo: its lightness L = (R+G+B)/3, float32 (H, W) in [0, 1],
+    plus what the output should keep (alpha, bit depth, EXIF, ICC profile)."""
+
+    light: np.ndarray
+    alpha: np.ndarray | None = None  # float32 (H, W) in [0, 1]
+    bits: int = 8
+    exif: bytes | None = None
+    icc: bytes | None = None
+
+
+def _mean3(a: np.ndarray, scale: float) -> np.ndarray:
+    """Channel mean of an (H, W, >=3) integer array as float32, without float copies of all channels."""
+    out = a[..., 0].astype(np.float32)
+    out += a[..., 1]
+    out += a[..., 2]
+    out *= scale / 3
+    return out
+
+
+def _from_pil(im: Image.Image) -> Photo:
+    """A ``Photo`` from an (upright) Pillow image of any mode."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(im).astype(np.float32)
+        top = 65535.0 if im.mode != "F" else max(float(a.max()), 1.0)
+        return Photo(np.clip(a / top, 0, 1), None, 16)
+    if im.mode in ("L", "1"):
+        return Photo(np.asarray(im.convert("L"), dtype=np.float32) / 255)
+    alpha = None
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        a = np.asarray(im)
+        alpha = a[..., 3].astype(np.float32) / 255
+    else:
+        a = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))  # P, CMYK, YCbCr, LAB, HSV
+    return Photo(_mean3(a, 1 / 255), alpha)
+
+
+def open_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open and decode ``path`` upright with Pillow; raise ``ImageError`` on any failure."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path}: empty file (0 bytes)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise ImageError(
+                        f"{path}: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the limit of "
+                        f"{max_pixels / 1e6:.0f} MP (raise it with --max-pixels)"
+                    )
+                im.load()
+                upright = ImageOps.exif_transpose(im)
+                if upright is im:
+                    upright = im.copy()
+                icc = im.info.get("icc_profile")
+                # Only an RGB profile describes the RGB output (not a gray or CMYK one).
+                upright.info["icc_profile"] = icc if icc and icc[16:20] == b"RGB " else None
+                upright.info["exif_bytes"] = _exif_without_orientation(im)
+                return upright
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a directory") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image Pillow can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: refused as a possible decompression bomb") from None
+    except (OSError, SyntaxError, ValueError, struct.error) as err:
+        raise ImageError(f"{path}: corrupt or truncated image ({err})") from None
+
+
+def _exif_without_orientation(im: Image.Image) -> bytes | None:
+    exif = im.getexif()
+    if 0x0112 in exif:
+        del exif[0x0112]  # the pixels are made upright
+    return exif.tobytes() if len(exif) else None
+
+
+def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    """Read ``path`` as a ``Photo`` (lightness, alpha, depth, metadata)."""
+    im = open_image(path, max_pixels)
+    photo = _from_pil(im)
+    photo.exif, photo.icc = im.info.get("exif_bytes"), im.info.get("icc_profile")
+    return photo
+
+
+def to_photo(image) -> Photo:
+    """A ``Photo`` from a PIL image or a numpy array (uint8, uint16, or float in [0, 1]).
+
+    Arrays are (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA.
+    """
+    if isinstance(image, Photo):
+        return image
+    if isinstance(image, Image.Image):
+        photo = _from_pil(ImageOps.exif_transpose(image))
+        photo.icc = image.info.get("icc_profile")
+        return photo
+    a = np.asarray(image)
+    if a.dtype == np.uint8:
+        scale, bits = 1 / 255, 8
+    elif a.dtype == np.uint16:
+        scale, bits = 1 / 65535, 16
+    elif np.issubdtype(a.dtype, np.floating):
+        if a.size and (np.nanmin(a) < 0 or np.nanmax(a) > 1):
+            raise ValueError("float images must lie in [0, 1] (divide uint8 data by 255)")
+        a, scale, bits = np.nan_to_num(a.astype(np.float32)), 1.0, 8
+    else:
+        raise ValueError(f"unsupported array dtype {a.dtype}; use uint8, uint16 or float in [0, 1]")
+    if a.ndim == 2:
+        return Photo(a.astype(np.float32) * scale, None, bits)
+    if a.ndim == 3 and a.shape[2] in (3, 4):
+        alpha = a[..., 3].astype(np.float32) * scale if a.shape[2] == 4 else None
+        return Photo(_mean3(a, scale), alpha, bits)
+    raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {a.shape}")
+
+
+def quantize(rgb: np.ndarray, bits: int = 8, rows: int = 512) -> np.ndarray:
+    """Float [0, 1] to uint8 or uint16 (rounded), a strip of rows at a time to bound memory."""
+    top, dtype = (65535, np.uint16) if bits == 16 else (255, np.uint8)
+    out = np.empty(rgb.shape, dtype)
+    for y in range(0, rgb.shape[0], rows):
+        out[y : y + rows] = np.rint(np.clip(np.nan_to_num(rgb[y : y + rows]), 0, 1) * top)
+    return out
+
+
+def _png16(rgb16: np.ndarray) -> bytes:
+    """A 16-bit RGB or RGBA PNG (Pillow cannot write 16-bit colour)."""
+    h, w, c = rgb16.shape
+    rows = np.ascontiguousarray(rgb16.astype(">u2")).view(np.uint8).reshape(h, w * c * 2)
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, 6 if c == 4 else 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """Pillow format name for an output path, from its extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ImageError(
+            f"{path}: unsupported output format {suffix or '(none)'}; use " + ", ".join(sorted(FORMATS))
+        )
+    return FORMATS[suffix]
+
+
+def write_image(
+    path: str | os.PathLike, rgb: np.ndarray, like: Photo | None = None, quality: int = 95
+) -> None:
+    """Write float RGB (H, W, 3) atomically, keeping ``like``'s alpha, 16 bits (PNG) and metadata."""
+    path = Path(path)
+    fmt = output_format(path)
+    like = like or Photo(np.zeros(0, np.float32))
+    bits = 16 if like.bits == 16 and fmt == "PNG" else 8
+    pixels = quantize(rgb, bits)
+    if like.alpha is not None and fmt in ("PNG", "WEBP", "TIFF"):
+        pixels = np.concatenate([pixels, quantize(like.alpha[..., None], bits)], axis=2)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if bits == 16:
+                f.write(_png16(pixels))
+            else:
+                im = Image.fromarray(pixels)
+                opts = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+                if fmt != "BMP":
+                    opts.update({k: v for k, v in (("icc_profile", like.icc), ("exif", like.exif)) if v})
+                im.save(f, format=fmt, **opts)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException as err:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise ImageError(f"{path}: cannot write ({err})") from None
+        raise

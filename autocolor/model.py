@@ -1,0 +1,189 @@
+"""The colorization network (backbone -> hypercolumn -> per-pixel histograms) and its checkpoints.
+
+The head is the paper's: h_fc1 (hypercolumn -> 1024, ReLU, dropout while training) and one linear
+layer per histogram. Sparse mode reads hypercolumns at given points (training); dense mode
+predicts on the stride-4 grid (inference). Because h_fc1 is linear and bilinear reads are linear,
+dense mode projects each layer at its own resolution and then resamples the 1024-channel result,
+which equals the concatenated hypercolumn times h_fc1 without ever materialising it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import backbones, histograms, hypercolumn
+
+FORMAT = "autocolor-checkpoint/1"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model from its checkpoint."""
+
+    backbone: str = "effnet-lite0"
+    head: str = "hue-chroma"
+    hidden: int = 1024
+    grid_stride: int = 4
+    dropout: float = 0.5
+
+
+class HypercolumnColorizer(nn.Module):
+    """Gray image -> per-pixel colour histograms (logits), sparse or dense."""
+
+    def __init__(self, config: ModelConfig = ModelConfig()):
+        super().__init__()
+        if config.head not in histograms.HEADS:
+            raise ValueError(f"unknown head {config.head!r}; choose from {', '.join(histograms.HEADS)}")
+        self.config = config
+        self.backbone = backbones.create(config.backbone)
+        self.layers = self.backbone.layers
+        channels = sum(layer.channels for layer in self.layers)
+        # Per-layer multipliers balancing the hypercolumn to unit second moment (see calibrate).
+        self.register_buffer("layer_scale", torch.ones(len(self.layers)))
+        self.fc1 = nn.Linear(channels, config.hidden)
+        nn.init.normal_(self.fc1.weight, std=1e-4)  # the released recipe
+        nn.init.zeros_(self.fc1.bias)
+        self.drop = nn.Dropout(config.dropout)
+        self.outputs = histograms.HEADS[config.head]
+        self.out = nn.Linear(config.hidden, sum(k for _, k in self.outputs))
+
+    @property
+    def size_multiple(self) -> int:
+        return self.backbone.size_multiple
+
+    def _split(self, logits: Tensor, dim: int) -> dict[str, Tensor]:
+        parts = logits.split([k for _, k in self.outputs], dim=dim)
+        return {name: p for (name, _), p in zip(self.outputs, parts, strict=True)}
+
+    def _channel_scale(self) -> Tensor:
+        sizes = torch.tensor([layer.channels for layer in self.layers], device=self.layer_scale.device)
+        return self.layer_scale.repeat_interleave(sizes)
+
+    def forward(self, gray: Tensor, points: Tensor | None = None) -> dict[str, Tensor]:
+        """Sparse logits at ``points`` if given, else dense logits on the grid."""
+        return self.forward_dense(gray) if points is None else self.forward_sparse(gray, points)
+
+    def forward_sparse(self, gray: Tensor, points: Tensor) -> dict[str, Tensor]:
+        """Logits (B, P, K) per histogram at ``points`` (B, P, 2), continuous (y, x) coordinates."""
+        cols = hypercolumn.sparse(self.backbone(gray), self.layers, points, self.config.grid_stride)
+        h = self.drop(F.relu(self.fc1(cols * self._channel_scale())))
+        return self._split(self.out(h), dim=-1)
+
+    def forward_dense(self, gray: Tensor) -> dict[str, Tensor]:
+        """Logits (B, K, H/g, W/g) per histogram on the grid of stride g = ``grid_stride``."""
+        g = self.config.grid_stride
+        hw = (gray.shape[-2] // g, gray.shape[-1] // g)
+        feats, layers = hypercolumn.to_grid(self.backbone(gray), self.layers, g)
+        ys = xs = None
+        pre = self.fc1.bias.view(1, -1, 1, 1)
+        weights = (self.fc1.weight * self._channel_scale()).split([la.channels for la in layers], 1)
+        for f, layer, w in zip(feats, layers, weights, strict=True):
+            proj = F.conv2d(f, w[:, :, None, None])
+            if not hypercolumn.is_on_grid(layer, g):
+                if ys is None:
+                    ys, xs = hypercolumn.grid_coords(gray.shape[0], hw, g, gray.device)
+                proj = hypercolumn.read(proj, layer, ys, xs)
+            pre = pre + proj
+        h = self.drop(F.relu(pre))
+        logits = F.conv2d(h, self.out.weight[:, :, None, None], self.out.bias)
+        return self._split(logits, dim=1)
+
+    @torch.no_grad()
+    def calibrate(self, gray: Tensor) -> Tensor:
+        """Set ``layer_scale`` so every hypercolumn layer has unit second moment on ``gray``."""
+        feats = self.backbone(gray)
+        rms = torch.stack([f.float().pow(2).mean().sqrt() for f in feats])
+        self.layer_scale.copy_(1 / rms.clamp(min=1e-6))
+        return self.layer_scale
+
+
+# ---------------------------------------------------------------- checkpoints
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used (missing, corrupt, wrong checksum, wrong format)."""
+
+
+def sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksum_path(path: str | os.PathLike) -> Path:
+    return Path(str(path) + ".sha256")
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """torch.save to a temporary file in the same folder, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(model: HypercolumnColorizer, path: str | os.PathLike, half: bool = False, **meta) -> str:
+    """Write a self-describing checkpoint (config + weights) and its ``.sha256``; returns the hash."""
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    atomic_save({"format": FORMAT, "config": asdict(model.config), "state_dict": state, "meta": meta}, path)
+    digest = sha256(path)
+    checksum_path(path).write_text(f"{digest}  {Path(path).name}\n")
+    return digest
+
+
+def verify(path: str | os.PathLike, require: bool = False) -> bool:
+    """Check ``path`` against its ``.sha256``; False if there is none (an error if ``require``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    side = checksum_path(path)
+    if not side.exists():
+        if require:
+            raise CheckpointError(f"{path}: checksum file {side.name} is missing")
+        return False
+    expected = side.read_text().split()[0].lower() if side.read_text().split() else ""
+    actual = sha256(path)
+    if actual != expected:
+        raise CheckpointError(
+            f"{path}: SHA-256 {actual[:12]}... does not match {side.name} ({expected[:12]}...)"
+        )
+    return True
+
+
+def load_checkpoint(path: str | os.PathLike, require_checksum: bool = False) -> dict:
+    """Verify and read a checkpoint dict safely (``weights_only=True``)."""
+    verify(path, require=require_checksum)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for corrupt files
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an autocolor checkpoint (format {FORMAT!r} expected)")
+    return ckpt
+
+
+def load(path: str | os.PathLike, require_checksum: bool = False) -> HypercolumnColorizer:
+    """Rebuild the model a checkpoint describes, in eval mode, float32, on the CPU."""
+    ckpt = load_checkpoint(path, require_checksum)
+    try:
+        model = HypercolumnColorizer(ModelConfig(**ckpt["config"]))
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+        )
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: weights do not fit the model they describe ({err})") from None
+    return model.eval()

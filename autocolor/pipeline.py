@@ -1,0 +1,247 @@
+"""``Colorizer``: one inference pipeline, image in and image out, for the command, the API and the demo.
+
+1. The photo's lightness L = (R+G+B)/3 is resized (never up) so its shorter side is ``size / 2``
+   and its longer side at most ``size - 12`` (the original tool's geometry for ``--size``), and
+   reflect-padded to a multiple of 32.
+2. The network predicts hue and chroma histograms on the stride-4 grid; they are decoded there.
+3. Colour, as the chroma vector C (cos 2 pi h, sin 2 pi h), is brought to full resolution by a
+   guided filter whose guide is the full-resolution lightness, so colour edges follow the photo's
+   own edges instead of the blocky or blurred grid.
+4. Each output pixel gets the photo's own lightness exactly: RGB = L + C (pattern(h) - mean).
+   The full-resolution work runs in strips of rows, so memory stays bounded for huge photos.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from . import color, histograms, hypercolumn, io
+from . import model as model_lib
+from .backbones import Layer
+from .histograms import DecodeParam
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_BACKBONE = "effnet-lite0"
+STRIP_PIXELS = 1 << 21  # full-resolution pixels per strip
+
+
+class ModelNotAvailable(FileNotFoundError):
+    """No bundled model ships with this installation."""
+
+
+def bundled_weights(backbone: str = DEFAULT_BACKBONE) -> Path:
+    """Where the bundled model for ``backbone`` lives inside the package."""
+    return WEIGHTS_DIR / f"autocolor-{backbone}.pt"
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("--device mps: Apple MPS is not available")
+    return torch.device(name)
+
+
+def processing_size(h: int, w: int, size: int) -> tuple[int, int]:
+    """Network input size (before padding) for an h x w photo and ``--size``: never upscaled."""
+    min_side, max_side = size // 2, size - 12
+    scale = min(min_side / min(h, w), 1.0)
+    if max(h, w) * scale > max_side:
+        scale = max_side / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def box(x: Tensor, r: int) -> Tensor:
+    """Mean over a (2r+1)^2 window, shrinking at the border."""
+    return F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=False)
+
+
+def guided_coefficients(guide: Tensor, src: Tensor, radius: int, eps: float) -> Tensor:
+    """Fast guided filter (He & Sun 2015) on the low-resolution grid: per-cell (a, b) such that
+    a * guide + b follows ``src`` locally; returns (B, 2C, h, w) as [a..., b...]."""
+    mi, mp = box(guide, radius), box(src, radius)
+    cov = box(guide * src, radius) - mi * mp
+    var = box(guide * guide, radius) - mi * mi
+    a = cov / (var + eps)
+    b = mp - a * mi
+    return torch.cat([box(a, radius), box(b, radius)], dim=1)
+
+
+@dataclass
+class Prediction:
+    """Histograms for one photo on the network's grid (stride 4 of the processed image).
+
+    ``probs`` maps histogram names (``hue``, ``chroma``, or ``a``/``b``/``ab``) to (1, K, h, w);
+    ``light`` is the lightness on the same grid. ``scale`` maps full-resolution pixel
+    coordinates to processed ones (y, x); cell (i, j) is centred at processed (4i + 2, 4j + 2).
+    """
+
+    probs: dict[str, Tensor]
+    light: Tensor
+    scale: tuple[float, float]
+    image_size: tuple[int, int]
+    grid_stride: int
+
+    def full_resolution(self) -> dict[str, Tensor]:
+        """Histograms bilinearly resampled to every pixel of the photo (memory: K floats a pixel)."""
+        h, w = self.image_size
+        ys = ((torch.arange(h) + 0.5) * self.scale[0]).view(1, -1, 1).expand(1, h, w)
+        xs = ((torch.arange(w) + 0.5) * self.scale[1]).view(1, 1, -1).expand(1, h, w)
+        layer = Layer("grid", 0, self.grid_stride)
+        return {n: hypercolumn.read(p, layer, ys, xs) for n, p in self.probs.items()}
+
+
+class Colorizer:
+    """Colorize photos with a hypercolumn model.
+
+    >>> from autocolor import Colorizer
+    >>> colorizer = Colorizer.from_pretrained()
+    >>> rgb = colorizer.colorize(pil_image)   # PIL in -> PIL out; arrays -> float RGB arrays
+
+    ``size``: the original tool's ``--size`` (multiple of 32; shorter side size/2, longer side at
+    most size - 12, never upscaled). ``param``: ``"chroma:hue"`` decoding; ``boost``: chroma
+    multiplier; ``temperature``: annealed-mean temperature; ``guided``: edge-aware colour
+    upsampling (False: plain bilinear); ``seed``: for the sampling decoders.
+    """
+
+    def __init__(
+        self,
+        net: model_lib.HypercolumnColorizer,
+        size: int = 512,
+        param: str | None = None,
+        boost: float = 1.0,
+        temperature: float = 1.0,
+        device: str = "auto",
+        guided: bool = True,
+        guide_radius: int = 2,
+        guide_eps: float = 1e-3,
+        seed: int = 0,
+    ):
+        if size < 64 or size % 32:
+            raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}")
+        self.device = pick_device(device)
+        self.net = net.eval().to(self.device)
+        self.size = size
+        self.decode_param = DecodeParam.parse(param, temperature, boost)
+        self.guided, self.guide_radius, self.guide_eps, self.seed = (
+            guided,
+            guide_radius,
+            guide_eps,
+            seed,
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **kwargs) -> Colorizer:
+        """A colorizer from a checkpoint file (its config travels inside it)."""
+        return cls(model_lib.load(path), **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, backbone: str = DEFAULT_BACKBONE, **kwargs) -> Colorizer:
+        """The bundled model for ``backbone`` (``autocolor/weights``), verified against its SHA-256."""
+        path = bundled_weights(backbone)
+        if not path.exists():
+            raise ModelNotAvailable(
+                f"no bundled {backbone} model ships with this version of autocolor; pass "
+                "--weights FILE (a checkpoint from `autocolor train`)"
+            )
+        return cls(model_lib.load(path, require_checksum=True), **kwargs)
+
+    # ------------------------------------------------------------ stages
+    def _prepare(self, light: np.ndarray) -> tuple[Tensor, tuple[float, float]]:
+        """Resized, padded lightness (1, 1, H', W') and the full-res -> processed scale."""
+        h, w = light.shape
+        ph, pw = processing_size(h, w, self.size)
+        x = torch.from_numpy(light)[None, None]
+        if (ph, pw) != (h, w):
+            x = F.interpolate(x, size=(ph, pw), mode="bilinear", antialias=True, align_corners=False)
+        m = self.net.size_multiple
+        pad_h, pad_w = (-ph) % m, (-pw) % m
+        if pad_h or pad_w:
+            mode = "reflect" if pad_h < ph and pad_w < pw else "replicate"
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        return x.clamp(0, 1), (ph / h, pw / w)
+
+    @torch.inference_mode()
+    def predict(self, image) -> Prediction:
+        """Per-pixel colour histograms of ``image`` (PIL image, array or ``io.Photo``)."""
+        photo = io.to_photo(image)
+        x, scale = self._prepare(photo.light)
+        logits = self.net.forward_dense(x.to(self.device))
+        probs = {n: torch.softmax(v.float(), dim=1).cpu() for n, v in logits.items()}
+        g = self.net.config.grid_stride
+        return Prediction(probs, F.avg_pool2d(x, g)[:, 0], scale, photo.light.shape, g)
+
+    def _chroma_grid(self, pred: Prediction) -> Tensor:
+        """Decoded colour on the grid as a chroma vector (1, 2, h, w)."""
+        gen = torch.Generator().manual_seed(self.seed)
+        hue, chroma = histograms.decode(pred.probs, self.decode_param, pred.light, gen)
+        return color.chroma_vector(hue, chroma)
+
+    @torch.inference_mode()
+    def colorize_light(self, light: np.ndarray) -> np.ndarray:
+        """Float RGB (H, W, 3) for lightness ``light`` (H, W); output channel mean equals ``light``."""
+        pred = self.predict(io.Photo(light))
+        vec = self._chroma_grid(pred)
+        if self.guided:
+            coef = guided_coefficients(pred.light[:, None], vec, self.guide_radius, self.guide_eps)
+        else:
+            coef = torch.cat([torch.zeros_like(vec), vec], dim=1)
+        h, w = light.shape
+        out = np.empty((h, w, 3), np.float32)
+        layer = Layer("grid", 4, pred.grid_stride)
+        xs_row = (torch.arange(w) + 0.5) * pred.scale[1]
+        rows = max(1, STRIP_PIXELS // w)
+        for y0 in range(0, h, rows):
+            y1 = min(h, y0 + rows)
+            ys = ((torch.arange(y0, y1) + 0.5) * pred.scale[0]).view(1, -1, 1).expand(1, y1 - y0, w)
+            c = hypercolumn.read(coef, layer, ys, xs_row.view(1, 1, -1).expand(1, y1 - y0, w))[0]
+            lt = torch.from_numpy(light[y0:y1])
+            v = c[:2] * lt + c[2:]
+            hue, chroma = color.from_chroma_vector(v)
+            out[y0:y1] = color.hue_chroma_to_rgb(lt, hue, chroma).permute(1, 2, 0).numpy()
+        return out
+
+    def colorize_photo(self, photo: io.Photo) -> np.ndarray:
+        """Float RGB for a decoded ``io.Photo``."""
+        return self.colorize_light(photo.light)
+
+    def colorize(self, image):
+        """Colorize a PIL image (returns a PIL image, alpha kept) or an array.
+
+        Arrays may be uint8, uint16 or float in [0, 1], shaped (H, W), (H, W, 3) or (H, W, 4);
+        the result is float32 RGB (H, W, 3) in [0, 1], or RGBA when the input had alpha.
+        Colour input is colorized from its own lightness.
+        """
+        photo = io.to_photo(image)
+        rgb = self.colorize_photo(photo)
+        if photo.alpha is not None:
+            rgb = np.concatenate([rgb, photo.alpha[..., None]], axis=2)
+        if isinstance(image, Image.Image):
+            return Image.fromarray(io.quantize(rgb, 8))
+        return rgb
+
+    def colorize_file(
+        self,
+        src: str | os.PathLike,
+        dst: str | os.PathLike,
+        quality: int = 95,
+        max_pixels: int = io.DEFAULT_MAX_PIXELS,
+    ) -> None:
+        """Read ``src``, colorize, and write ``dst`` atomically (alpha, 16 bits, EXIF, ICC kept)."""
+        photo = io.read_image(src, max_pixels)
+        io.write_image(dst, self.colorize_photo(photo), like=photo, quality=quality)

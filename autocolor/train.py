@@ -1,0 +1,328 @@
+"""The sparse-hypercolumn trainer: ``autocolor train`` and ``torchrun -m autocolor.train``.
+
+Every step's randomness (which photos, crops, points, dropout) is a function of (seed, step), so
+a run stopped and resumed continues exactly as if it had never stopped, and ranks of a
+distributed run read disjoint samples without a stateful sampler.
+
+Batch semantics: ``--batch`` is per process (per GPU); the effective batch is
+batch x processes x accumulation steps, and the learning rate is not rescaled automatically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from . import data, histograms
+from . import model as model_lib
+from .model import HypercolumnColorizer, ModelConfig
+
+STATE_FILE = "state.pt"  # full training state, for --resume
+MODEL_FILE = "model.pt"  # weights + config, for autocolor --weights
+
+
+@dataclass
+class TrainConfig:
+    photos: tuple[str, ...] = ()
+    out: str = "runs/default"
+    backbone: str = "effnet-lite0"
+    head: str = "hue-chroma"
+    init: str = "imagenet"  # or "random"
+    imagenet_weights: str | None = None
+    steps: int = 10000
+    batch: int = 8
+    accum: int = 1
+    crop: int = 224
+    scale_min: int = 256
+    scale_max: int = 384
+    points: int = 128
+    margin: int = 16
+    window: int = 7
+    lightness_weight: bool = True
+    optimizer: str = "adamw"  # or "sgd"
+    lr: float = 3e-4
+    backbone_lr: float = 0.1  # multiplier of lr for the backbone
+    weight_decay: float = 1e-4
+    warmup: int = 200
+    freeze_backbone: int = 0  # steps during which only the head learns
+    save_every: int = 500
+    log_every: int = 10
+    workers: int = 2
+    seed: int = 0
+    device: str = "auto"
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 1% of the base rate."""
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+class _Sampler(torch.utils.data.Sampler):
+    """Sample indices of this rank from ``start_step``: (step * world + rank) * batch + j."""
+
+    def __init__(self, start_step: int, steps: int, batch: int, rank: int, world: int):
+        self.args = start_step, steps, batch, rank, world
+
+    def __iter__(self):
+        start, steps, batch, rank, world = self.args
+        for step in range(start, steps):
+            base = (step * world + rank) * batch
+            yield from range(base, base + batch)
+
+    def __len__(self) -> int:
+        start, steps, batch, _, _ = self.args
+        return max(0, steps - start) * batch
+
+
+def _collate(items: list[dict]) -> dict:
+    return {
+        "gray": torch.stack([i["gray"] for i in items]),
+        "points": torch.stack([i["points"] for i in items]),
+        "targets": {k: torch.stack([i["targets"][k] for i in items]) for k in items[0]["targets"]},
+        "chroma": torch.stack([i["chroma"] for i in items]),
+        "light": torch.stack([i["light"] for i in items]),
+    }
+
+
+def _freeze_bn(module: nn.Module) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+
+
+def build_model(cfg: TrainConfig, calib: torch.Tensor | None) -> HypercolumnColorizer:
+    """A fresh model: ImageNet-initialised (paper) or random, hypercolumn balanced on ``calib``."""
+    net = HypercolumnColorizer(ModelConfig(backbone=cfg.backbone, head=cfg.head))
+    if cfg.init == "imagenet":
+        net.backbone.load_imagenet(cfg.imagenet_weights)
+    elif cfg.init != "random":
+        raise ValueError(f"--init must be imagenet or random, not {cfg.init!r}")
+    if calib is not None:
+        net.eval()
+        net.calibrate(calib)
+    return net
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
+    """Run (or resume) training; returns the path of the final model checkpoint."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = _device(cfg.device)
+    if world > 1:
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    out = Path(cfg.out)
+    main_rank = rank == 0
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
+
+    photos = data.list_images(cfg.photos)
+    photos = [p for p in photos if not data.is_grayscale(p)]
+    dataset = data.TrainingCrops(
+        photos,
+        cfg.head,
+        cfg.crop,
+        (cfg.scale_min, cfg.scale_max),
+        cfg.points,
+        cfg.margin,
+        cfg.window,
+        cfg.seed,
+    )
+
+    state = None
+    if resume and (out / STATE_FILE).exists():
+        state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True)
+        cfg = TrainConfig(
+            **{
+                **state["train_config"],
+                "steps": cfg.steps,
+                "out": cfg.out,
+                "workers": cfg.workers,
+                "device": cfg.device,
+            }
+        )
+        net = HypercolumnColorizer(ModelConfig(**state["config"]))
+        net.load_state_dict(state["state_dict"])
+    else:
+        calib = _collate([dataset[10**12 + i] for i in range(8)])["gray"]  # not a training index
+        net = build_model(cfg, calib)
+    net.to(device).train()
+    head_params = [p for n, p in net.named_parameters() if not n.startswith("backbone.")]
+    groups = [
+        {"params": head_params, "lr_mult": 1.0},
+        {"params": list(net.backbone.parameters()), "lr_mult": cfg.backbone_lr},
+    ]
+    if cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    step = 0
+    if state is not None:
+        opt.load_state_dict(state["optimizer"])
+        step = state["step"]
+    ddp = nn.parallel.DistributedDataParallel(net) if world > 1 else net
+
+    loader = DataLoader(
+        dataset,
+        batch_size=cfg.batch,
+        sampler=_Sampler(step * cfg.accum, cfg.steps * cfg.accum, cfg.batch, rank, world),
+        num_workers=cfg.workers,
+        collate_fn=_collate,
+        persistent_workers=False,
+        prefetch_factor=4 if cfg.workers else None,
+    )
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    log = open(out / "log.csv", "a", newline="") if main_rank else None
+    writer = csv.writer(log) if log else None
+    if writer and log.tell() == 0:
+        writer.writerow(["step", "loss", "lr", "images_per_s", "elapsed_s"])
+    bar = tqdm(
+        total=cfg.steps, initial=step, disable=not (progress and main_rank), unit="step", dynamic_ncols=True
+    )
+    use_amp = device.type == "cuda"
+    t0, seen, running = time.time(), 0, None
+
+    def save_all():
+        if not main_rank:
+            return
+        model_lib.atomic_save(
+            {
+                "step": step,
+                "config": asdict(net.config),
+                "train_config": asdict(cfg),
+                "state_dict": net.state_dict(),
+                "optimizer": opt.state_dict(),
+            },
+            out / STATE_FILE,
+        )
+        model_lib.save(net, out / MODEL_FILE, step=step, init=cfg.init, photos=len(photos))
+
+    it = iter(loader)
+    try:
+        while step < cfg.steps and stop["signal"] is None:
+            torch.manual_seed(cfg.seed * 1_000_003 + step * 7919 + rank)  # dropout, as a function of step
+            frozen = step < cfg.freeze_backbone
+            for g in opt.param_groups:
+                g["lr"] = (
+                    cfg.lr
+                    * g["lr_mult"]
+                    * _lr_factor(step, cfg)
+                    * (0.0 if frozen and g["lr_mult"] != 1.0 else 1.0)
+                )
+            net.train()
+            if cfg.init == "imagenet":
+                _freeze_bn(net.backbone)
+            opt.zero_grad(set_to_none=True)
+            total = 0.0
+            for _ in range(cfg.accum):
+                batch = next(it)
+                gray = batch["gray"].to(device, non_blocking=True)
+                with torch.autocast(device.type, enabled=use_amp, dtype=torch.bfloat16):
+                    logits = ddp(gray, batch["points"].to(device))
+                logits = {k: v.float() for k, v in logits.items()}
+                targets = {k: v.to(device) for k, v in batch["targets"].items()}
+                light = batch["light"].to(device) if cfg.lightness_weight else None
+                loss = histograms.loss(logits, targets, batch["chroma"].to(device), light) / cfg.accum
+                loss.backward()
+                total += float(loss.detach())
+            opt.step()
+            step += 1
+            seen += cfg.batch * cfg.accum * world
+            running = total if running is None else 0.95 * running + 0.05 * total
+            rate = seen / max(time.time() - t0, 1e-9)
+            bar.set_postfix(loss=f"{running:.3f}", img_s=f"{rate:.1f}")
+            bar.update(1)
+            if writer and (step % cfg.log_every == 0 or step == cfg.steps):
+                writer.writerow(
+                    [
+                        step,
+                        f"{total:.5f}",
+                        f"{opt.param_groups[0]['lr']:.3g}",
+                        f"{rate:.2f}",
+                        f"{time.time() - t0:.1f}",
+                    ]
+                )
+                log.flush()
+            if step % cfg.save_every == 0:
+                save_all()
+        save_all()
+    finally:
+        bar.close()
+        if log:
+            log.close()
+        for s, h in old.items():
+            signal.signal(s, h)
+        if world > 1:
+            dist.destroy_process_group()
+    if stop["signal"] is not None and main_rank:
+        print(
+            f"stopped by signal {stop['signal']} at step {step}; resume with --resume",
+            file=sys.stderr,
+        )
+    return out / MODEL_FILE
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The trainer's flags, one per ``TrainConfig`` field."""
+    p.add_argument("photos", nargs="+", help="folders of colour photos (recursive) or list files")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its state.pt")
+    p.add_argument("--no-progress", action="store_true")
+    for f in fields(TrainConfig):
+        if f.name == "photos":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.type == "bool" or isinstance(f.default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            typ = {int: int, float: float}.get(type(f.default), str)
+            p.add_argument(flag, type=typ, default=f.default)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = TrainConfig(
+        **{f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "photos"},
+        photos=tuple(args.photos),
+    )
+    path = train(cfg, resume=args.resume, progress=not args.no_progress)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"model: {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="autocolor train", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+import io as pyio
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from autocolor import io
+
+
+def save(tmp_path, name, im, **kw):
+    path = tmp_path / name
+    im.save(path, **kw)
+    return path
+
+
+@pytest.fixture
+def rgb_image():
+    a = np.zeros((20, 30, 3), np.uint8)
+    a[..., 0] = np.arange(30) * 8
+    a[..., 1] = 90
+    a[..., 2] = np.arange(20)[:, None] * 12
+    return Image.fromarray(a)
+
+
+def test_lightness_of_rgb_is_channel_mean(tmp_path, rgb_image):
+    photo = io.read_image(save(tmp_path, "x.png", rgb_image))
+    a = np.asarray(rgb_image, dtype=np.float32) / 255
+    assert np.allclose(photo.light, a.mean(axis=2), atol=1e-6)
+    assert photo.alpha is None and photo.bits == 8
+
+
+@pytest.mark.parametrize(
+    "mode,name", [("L", "png"), ("1", "png"), ("P", "png"), ("CMYK", "tif"), ("CMYK", "jpg"),
+                  ("YCbCr", "jpg"), ("LA", "png"), ("RGBA", "png"), ("RGB", "webp"), ("RGB", "bmp")]
+)  # fmt: skip
+def test_odd_modes_read(tmp_path, rgb_image, mode, name):
+    photo = io.read_image(save(tmp_path, "x." + name, rgb_image.convert(mode)))
+    assert photo.light.shape == (20, 30)
+    assert 0 <= photo.light.min() and photo.light.max() <= 1
+    assert (photo.alpha is not None) == (mode in ("LA", "RGBA"))
+    if name not in ("jpg", "webp"):  # lossless: the exact channel mean
+        ref = np.asarray(rgb_image.convert(mode).convert("RGB"), np.float32).mean(axis=2) / 255
+        assert np.allclose(photo.light, ref, atol=1e-5)
+
+
+def test_palette_with_transparency_keeps_alpha(tmp_path, rgb_image):
+    im = rgb_image.convert("P")
+    im.info["transparency"] = 0
+    photo = io.read_image(save(tmp_path, "x.png", im, transparency=0))
+    assert photo.alpha is not None
+
+
+def test_sixteen_bit_gray_stays_sixteen_bit(tmp_path):
+    a = (np.linspace(0, 65535, 40 * 50).reshape(40, 50)).astype(np.uint16)
+    path = save(tmp_path, "x.png", Image.fromarray(a))
+    photo = io.read_image(path)
+    assert photo.bits == 16
+    assert np.allclose(photo.light, a / 65535, atol=1e-6)
+    out = tmp_path / "out.png"
+    io.write_image(out, np.repeat(photo.light[..., None], 3, axis=2), like=photo)
+    with Image.open(out) as back:
+        assert back.mode in ("RGB", "I;16", "I") or back.info  # Pillow reads 16-bit RGB as RGB
+    raw = out.read_bytes()
+    assert struct.unpack(">B", raw[24:25])[0] == 16  # IHDR bit depth
+
+
+def test_exif_rotation_is_applied(tmp_path, rgb_image):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 clockwise to view
+    exif[0x010F] = "Camera maker"
+    path = save(tmp_path, "x.jpg", rgb_image, exif=exif.tobytes())
+    photo = io.read_image(path)
+    assert photo.light.shape == (30, 20)  # upright
+    kept = Image.Exif()
+    kept.load(photo.exif)
+    assert kept[0x010F] == "Camera maker" and 0x0112 not in kept  # metadata kept, orientation done
+
+
+def test_icc_profile_is_kept(tmp_path, rgb_image):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    photo = io.read_image(save(tmp_path, "x.png", rgb_image, icc_profile=icc))
+    assert photo.icc == icc
+    out = tmp_path / "y.jpg"
+    io.write_image(out, np.zeros((20, 30, 3), np.float32), like=photo)
+    with Image.open(out) as im:
+        assert im.info.get("icc_profile") == icc
+
+
+def bad_files(tmp_path, rgb_image):
+    jpg = pyio.BytesIO()
+    rgb_image.resize((300, 200)).save(jpg, "JPEG")
+    png = pyio.BytesIO()
+    rgb_image.save(png, "PNG")
+    files = {
+        "empty.png": b"",
+        "truncated.jpg": jpg.getvalue()[: len(jpg.getvalue()) // 3],
+        "truncated.png": png.getvalue()[:60],
+        "random.png": np.random.default_rng(0).bytes(5000),
+        "text.jpg": b"this is not an image\n" * 20,
+    }
+    out = {}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        out[name] = tmp_path / name
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)  # 400 MP in a few kB
+    out["bomb.png"] = bomb
+    out["folder"] = tmp_path
+    out["missing.png"] = tmp_path / "missing.png"
+    return out
+
+
+def test_bad_inputs_give_one_line_errors_naming_the_file(tmp_path, rgb_image):
+    for name, path in bad_files(tmp_path, rgb_image).items():
+        with pytest.raises(io.ImageError) as err:
+            io.read_image(path)
+        msg = str(err.value)
+        assert str(path) in msg and "\n" not in msg, name
+
+
+def test_max_pixels_limit(tmp_path, rgb_image):
+    path = save(tmp_path, "x.png", rgb_image)
+    with pytest.raises(io.ImageError, match="exceeds the limit"):
+        io.read_image(path, max_pixels=100)
+
+
+def test_to_photo_accepts_documented_arrays():
+    a8 = np.full((4, 5, 3), 255, np.uint8)
+    assert np.allclose(io.to_photo(a8).light, 1)
+    a16 = np.full((4, 5), 65535, np.uint16)
+    assert io.to_photo(a16).bits == 16 and np.allclose(io.to_photo(a16).light, 1)
+    f = np.full((4, 5, 4), 0.5, np.float32)
+    p = io.to_photo(f)
+    assert np.allclose(p.light, 0.5) and p.alpha is not None
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        io.to_photo(np.full((4, 5), 255.0))
+    with pytest.raises(ValueError, match="shape"):
+        io.to_photo(np.zeros((4, 5, 2), np.uint8))
+
+
+def test_write_is_atomic_and_leaves_no_temporary(tmp_path):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"old")
+    with pytest.raises(io.ImageError, match="unsupported output format"):
+        io.write_image(tmp_path / "out.xyz", np.zeros((4, 4, 3), np.float32))
+    bad = np.full((4, 4, 3), np.nan, np.float32)
+    io.write_image(out, bad)  # NaN is written as 0, not a crash
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_alpha_is_written_back(tmp_path):
+    photo = io.Photo(
+        np.full((4, 4), 0.5, np.float32), alpha=np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
+    )
+    out = tmp_path / "a.png"
+    io.write_image(out, np.full((4, 4, 3), 0.5, np.float32), like=photo)
+    with Image.open(out) as im:
+        assert im.mode == "RGBA"
+        assert np.asarray(im)[..., 3][3, 3] == 255

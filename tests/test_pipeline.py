@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from autocolor import Colorizer, io
+from autocolor.pipeline import ModelNotAvailable, guided_coefficients, processing_size
+
+
+@pytest.fixture(scope="module")
+def colorizer(checkpoint):
+    return Colorizer.load(checkpoint, device="cpu")
+
+
+@pytest.mark.parametrize(
+    "hw,size,expected",
+    [
+        ((512, 512), 512, (256, 256)),
+        ((1000, 2000), 512, (250, 500)),  # longer side capped at 500
+        ((1200, 1600), 512, (256, 341)),
+        ((100, 150), 512, (100, 150)),  # never upscaled
+        ((3000, 4000), 1024, (512, 683)),
+    ],
+)
+def test_processing_size_follows_the_original_tool(hw, size, expected):
+    assert processing_size(*hw, size) == expected
+
+
+def test_output_size_and_lightness_equal_the_input_on_a_real_photo(colorizer, astronaut):
+    im = Image.open(astronaut).convert("RGB").crop((3, 5, 500, 331))  # odd size, not a multiple of 32
+    out = colorizer.colorize(im)
+    assert out.size == im.size and out.mode == "RGB"
+    light_in = np.asarray(im, np.float32).mean(axis=2)
+    light_out = np.asarray(out, np.float32).mean(axis=2)
+    assert np.abs(light_out - light_in).max() <= 1.0  # only 8-bit rounding of each channel
+
+
+def test_float_api_keeps_lightness_exactly(colorizer):
+    rng = np.random.default_rng(0)
+    gray = rng.random((77, 131)).astype(np.float32)
+    rgb = colorizer.colorize(gray)
+    assert rgb.shape == (77, 131, 3) and rgb.dtype == np.float32
+    assert np.abs(rgb.mean(axis=2) - gray).max() < 1e-5
+    assert rgb.min() >= 0 and rgb.max() <= 1
+
+
+def test_alpha_passes_through(colorizer):
+    a = np.zeros((40, 60, 4), np.uint8)
+    a[..., :3] = 128
+    a[..., 3] = np.arange(60, dtype=np.uint8)
+    out = colorizer.colorize(Image.fromarray(a, "RGBA"))
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], a[..., 3])
+
+
+def test_predict_returns_histograms(colorizer, astronaut):
+    pred = colorizer.predict(Image.open(astronaut))
+    assert set(pred.probs) == {"hue", "chroma"}
+    for p in pred.probs.values():
+        assert p.shape[1] == 32 and torch.allclose(p.sum(dim=1), torch.ones(1), atol=1e-4)
+    assert pred.probs["hue"].shape[-2:] == (64, 64)  # 512 -> 256 processed -> stride 4
+    full = pred.full_resolution()
+    assert full["hue"].shape == (1, 32, 512, 512)
+
+
+def test_colour_input_is_colorized_from_its_own_lightness(colorizer, astronaut):
+    im = Image.open(astronaut).convert("RGB")
+    a = np.asarray(colorizer.colorize(im))
+    light = np.asarray(im, np.float32).mean(axis=2) / 255
+    b = io.quantize(colorizer.colorize(light))  # the gray photo L = (R+G+B)/3 gives the same colours
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_guided_upsampling_keeps_colour_edges_at_lightness_edges():
+    """A chroma step blurred on a coarse grid comes back sharp where the guide has its edge."""
+    guide_full = torch.zeros(1, 1, 64, 64)
+    guide_full[..., 32:] = 1.0
+    guide = torch.nn.functional.avg_pool2d(guide_full, 4)
+    src = guide.clone()  # colour exactly where the guide is bright
+    coef = guided_coefficients(guide, src, 2, 1e-4)
+    a, b = coef[:, :1], coef[:, 1:]
+    up = lambda t: torch.nn.functional.interpolate(t, scale_factor=4, mode="bilinear")  # noqa: E731
+    q = up(a) * guide_full + up(b)
+    plain = up(src)
+    assert (q[..., 30] - 0).abs().max() < 0.05 and (q[..., 33] - 1).abs().max() < 0.05
+    assert (plain[..., 30] - 0).abs().max() > 0.1  # bilinear bleeds across the edge
+
+
+def test_decoding_options_change_the_output(colorizer):
+    gray = np.random.default_rng(1).random((64, 64)).astype(np.float32)
+    base = colorizer.colorize(gray)
+    colorizer.decode_param = type(colorizer.decode_param).parse("median:expectation", boost=2.0)
+    try:
+        other = colorizer.colorize(gray)
+    finally:
+        colorizer.decode_param = type(colorizer.decode_param).parse(None)
+    assert not np.allclose(base, other)
+
+
+def test_large_photo_is_processed_in_strips(colorizer, monkeypatch):
+    monkeypatch.setattr("autocolor.pipeline.STRIP_PIXELS", 5000)
+    gray = np.random.default_rng(2).random((300, 200)).astype(np.float32)
+    strips = colorizer.colorize(gray)
+    monkeypatch.setattr("autocolor.pipeline.STRIP_PIXELS", 1 << 24)
+    whole = colorizer.colorize(gray)
+    assert np.allclose(strips, whole, atol=1e-6)
+
+
+def test_from_pretrained_without_bundled_model(monkeypatch, tmp_path):
+    monkeypatch.setattr("autocolor.pipeline.WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ModelNotAvailable, match="no bundled"):
+        Colorizer.from_pretrained()
+
+
+def test_invalid_size_is_refused(checkpoint):
+    with pytest.raises(ValueError, match="multiple of 32"):
+        Colorizer.load(checkpoint, size=500)
+
+
+def test_sixteen_bit_file_round_trip(colorizer, tmp_path):
+    a = (np.linspace(0, 65535, 48 * 64).reshape(48, 64)).astype(np.uint16)
+    src, dst = tmp_path / "in.png", tmp_path / "out.png"
+    Image.fromarray(a).save(src)
+    colorizer.colorize_file(src, dst)
+    assert dst.read_bytes()[24] == 16
+    assert io.read_image(src).bits == 16
