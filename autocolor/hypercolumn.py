@@ -43,6 +43,14 @@ def read(f: Tensor, layer: Layer, ys: Tensor, xs: Tensor) -> Tensor:
     return out.reshape(*out.shape[:2], *shape)
 
 
+def resample(f: Tensor, layer: Layer, hw: tuple[int, int], stride: int) -> Tensor:
+    """Layer ``f`` (B, C, h, w) read at every cell centre of the ``hw`` grid: (B, C, *hw)."""
+    if is_on_grid(layer, stride) and tuple(f.shape[-2:]) == tuple(hw):
+        return f
+    ys, xs = grid_coords(f.shape[0], hw, stride, f.device)
+    return read(f, layer, ys, xs)
+
+
 def grid_centres(size: int, stride: int, device=None) -> Tensor:
     """Input coordinates of the centres of ``size`` grid cells of ``stride``."""
     return torch.arange(size, device=device, dtype=torch.float32) * stride + stride / 2
@@ -75,9 +83,4 @@ def dense(feats: Sequence[Tensor], layers: Sequence[Layer], hw: tuple[int, int],
     inference uses the same reads on each layer's projection instead (see ``model``).
     """
     feats, layers = to_grid(feats, layers, grid_stride)
-    ys, xs = grid_coords(feats[0].shape[0], hw, grid_stride, feats[0].device)
-    cols = [
-        f if is_on_grid(layer, grid_stride) else read(f, layer, ys, xs)
-        for f, layer in zip(feats, layers, strict=True)
-    ]
-    return torch.cat(cols, dim=1)
+    return torch.cat([resample(f, la, hw, grid_stride) for f, la in zip(feats, layers, strict=True)], dim=1)

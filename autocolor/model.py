@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import backbones, histograms, hypercolumn
+from .backbones import Layer
 
 FORMAT = "autocolor-checkpoint/1"
 
@@ -78,21 +79,33 @@ class HypercolumnColorizer(nn.Module):
         return self._split(self.out(h), dim=-1)
 
     def forward_dense(self, gray: Tensor) -> dict[str, Tensor]:
-        """Logits (B, K, H/g, W/g) per histogram on the grid of stride g = ``grid_stride``."""
+        """Logits (B, K, H/g, W/g) per histogram on the grid of stride g = ``grid_stride``.
+
+        Layers with the same geometry are handled together. Those at grid resolution move their
+        few channels to the grid and are projected there in one product; coarser ones are
+        projected at their own resolution, and the projection is moved to the grid.
+        """
         g = self.config.grid_stride
         hw = (gray.shape[-2] // g, gray.shape[-1] // g)
         feats, layers = hypercolumn.to_grid(self.backbone(gray), self.layers, g)
-        ys = xs = None
-        pre = self.fc1.bias.view(1, -1, 1, 1)
         weights = (self.fc1.weight * self._channel_scale()).split([la.channels for la in layers], 1)
+        groups: dict[tuple[int, float], list] = {}
         for f, layer, w in zip(feats, layers, weights, strict=True):
-            proj = F.conv2d(f, w[:, :, None, None])
-            if not hypercolumn.is_on_grid(layer, g):
-                if ys is None:
-                    ys, xs = hypercolumn.grid_coords(gray.shape[0], hw, g, gray.device)
-                proj = hypercolumn.read(proj, layer, ys, xs)
-            pre = pre + proj
-        h = self.drop(F.relu(pre))
+            groups.setdefault((layer.stride, layer.offset), []).append((f, w))
+        fine_f, fine_w, coarse = [], [], []
+        for (stride, offset), members in groups.items():
+            f = torch.cat([m[0] for m in members], 1)
+            w = torch.cat([m[1] for m in members], 1)[:, :, None, None]
+            layer = Layer("group", f.shape[1], stride, offset)
+            if stride <= g:
+                fine_f.append(hypercolumn.resample(f, layer, hw, g))
+                fine_w.append(w)
+            else:
+                coarse.append(hypercolumn.resample(F.conv2d(f, w), layer, hw, g))
+        pre = F.conv2d(torch.cat(fine_f, 1), torch.cat(fine_w, 1), self.fc1.bias)
+        for c in coarse:
+            pre += c
+        h = self.drop(F.relu(pre, inplace=True))
         logits = F.conv2d(h, self.out.weight[:, :, None, None], self.out.bias)
         return self._split(logits, dim=1)
 

@@ -106,6 +106,12 @@ def _collate(items: list[dict]) -> dict:
     }
 
 
+def _worker_init(_worker_id: int) -> None:
+    """Workers leave SIGINT/SIGTERM to the main process, which saves a checkpoint and stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _freeze_bn(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, nn.BatchNorm2d):
@@ -192,6 +198,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         sampler=_Sampler(step * cfg.accum, cfg.steps * cfg.accum, cfg.batch, rank, world),
         num_workers=cfg.workers,
         collate_fn=_collate,
+        worker_init_fn=_worker_init,
         persistent_workers=False,
         prefetch_factor=4 if cfg.workers else None,
     )
@@ -201,7 +208,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         stop["signal"] = signum
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    log = open(out / "log.csv", "a", newline="") if main_rank else None
+    log = open(out / "log.csv", "a" if state else "w", newline="") if main_rank else None  # noqa: SIM115
     writer = csv.writer(log) if log else None
     if writer and log.tell() == 0:
         writer.writerow(["step", "loss", "lr", "images_per_s", "elapsed_s"])
