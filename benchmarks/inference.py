@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 
@@ -96,14 +95,15 @@ def main() -> None:
             if res.returncode:
                 sys.exit(f"{backbone} {mp} MP failed:\n{res.stderr}")
             rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-    head = "| backbone | photo MP | network input | end to end s | network s | end to end / network | peak RSS MB |"
-    print(head)
-    print("|---" * 7 + "|")
+    cols = ["backbone", "photo MP", "network input", "end to end s", "network s", "end to end / network",
+            "peak RSS MB"]  # fmt: skip
+    print("| " + " | ".join(cols) + " |")
+    print("|---" * len(cols) + "|")
     for r in rows:
-        hw = "x".join(map(str, r["network_input"]))
-        print(f"| {r['backbone']} | {r['megapixels']:.2f} | {hw} | {r['end_to_end_s']:.3f} | "
-              f"{r['network_s']:.3f} | {r['end_to_end_s'] / r['network_s']:.1f} | {r['peak_rss_mb']:.0f} |")  # fmt: skip
-
+        cells = [r["backbone"], f"{r['megapixels']:.2f}", "x".join(map(str, r["network_input"])),
+                 f"{r['end_to_end_s']:.3f}", f"{r['network_s']:.3f}",
+                 f"{r['end_to_end_s'] / r['network_s']:.1f}", f"{r['peak_rss_mb']:.0f}"]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
 
 if __name__ == "__main__":
     main()

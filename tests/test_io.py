@@ -37,7 +37,7 @@ def test_lightness_of_rgb_is_channel_mean(tmp_path, rgb_image):
 def test_odd_modes_read(tmp_path, rgb_image, mode, name):
     photo = io.read_image(save(tmp_path, "x." + name, rgb_image.convert(mode)))
     assert photo.light.shape == (20, 30)
-    assert 0 <= photo.light.min() and photo.light.max() <= 1
+    assert photo.light.min() >= 0 and photo.light.max() <= 1
     assert (photo.alpha is not None) == (mode in ("LA", "RGBA"))
     if name not in ("jpg", "webp"):  # lossless: the exact channel mean
         ref = np.asarray(rgb_image.convert(mode).convert("RGB"), np.float32).mean(axis=2) / 255
