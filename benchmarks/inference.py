@@ -105,5 +105,6 @@ def main() -> None:
                  f"{r['end_to_end_s'] / r['network_s']:.1f}", f"{r['peak_rss_mb']:.0f}"]  # fmt: skip
         print("| " + " | ".join(cells) + " |")
 
+
 if __name__ == "__main__":
     main()
