@@ -289,8 +289,12 @@ def fetch(dest: str | Path, splits: tuple[str, ...] = ("train", "eval"), log=pri
 
 
 # ---------------------------------------------------------------- listing photos
-def list_images(inputs, recursive: bool = True) -> list[Path]:
-    """Image files named by ``inputs``: files, folders (recursive) and list files (``.txt``)."""
+def list_images(inputs, recursive: bool = True, root: str | Path | None = None) -> list[Path]:
+    """Image files named by ``inputs``: files, folders (recursive) and list files (``.txt``).
+
+    A list file has one ``path [label]`` per line (the ImageNet ctest10k/cval1k format); paths are
+    relative to ``root`` if given, else to the list file's folder.
+    """
     out: list[Path] = []
     for item in inputs:
         p = Path(item)
@@ -304,7 +308,8 @@ def list_images(inputs, recursive: bool = True) -> list[Path]:
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
         elif p.suffix.lower() == ".txt":
-            out += [p.parent / line.split()[0] for line in p.read_text().splitlines() if line.strip()]
+            base = Path(root) if root else p.parent
+            out += [base / line.split()[0].lstrip("/") for line in p.read_text().splitlines() if line.strip()]
         else:
             out.append(p)
     return out
