@@ -308,8 +308,8 @@ def list_images(inputs, recursive: bool = True, root: str | Path | None = None) 
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
         elif p.suffix.lower() == ".txt":
-            base = Path(root) if root else p.parent
-            out += [base / line.split()[0].lstrip("/") for line in p.read_text().splitlines() if line.strip()]
+            names = [line.split()[0] for line in p.read_text().splitlines() if line.strip()]
+            out += [Path(root) / n.lstrip("/") if root else p.parent / n for n in names]
         else:
             out.append(p)
     return out

@@ -109,7 +109,10 @@ def plots(out: Path, rows: list[dict], hists: dict[str, dict[str, np.ndarray]]) 
     for m in hists:
         vals = [min(r["psnr"], metrics.PSNR_CAP) for r in rows if r["method"] == m]
         axes[0].hist(vals, bins=20, histtype="step", linewidth=1.5, label=m)
-        for ax, key, bins in ((axes[1], "alpha_beta", metrics.ALPHA_BETA_BINS), (axes[2], "ab", metrics.AB_ERROR_BINS)):
+        for ax, key, bins in (
+            (axes[1], "alpha_beta", metrics.ALPHA_BETA_BINS),
+            (axes[2], "ab", metrics.AB_ERROR_BINS),
+        ):
             h = hists[m][key]
             ax.plot(bins[1:], np.cumsum(h) / max(h.sum(), 1), label=m)
     axes[0].set(xlabel="PSNR (dB) per image", ylabel="images", title="PSNR distribution")
@@ -143,7 +146,9 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
             pred = fn(g)
             preds.append(pred)
             rows.append({"image": str(path), "method": name, **metrics.score(pred, ref)})
-            hists[name]["alpha_beta"] += np.histogram(metrics.alpha_beta_error(pred, ref), metrics.ALPHA_BETA_BINS)[0]
+            hists[name]["alpha_beta"] += np.histogram(
+                metrics.alpha_beta_error(pred, ref), metrics.ALPHA_BETA_BINS
+            )[0]
             hists[name]["ab"] += np.histogram(metrics.ab_error(pred, ref), metrics.AB_ERROR_BINS)[0]
         if len(sheet_rows) < sheet:
             sheet_rows.append(preds + [ref])

@@ -120,6 +120,7 @@ def _freeze_bn(module: nn.Module) -> None:
 
 def build_model(cfg: TrainConfig, calib: torch.Tensor | None) -> HypercolumnColorizer:
     """A fresh model: ImageNet-initialised (paper) or random, hypercolumn balanced on ``calib``."""
+    torch.manual_seed(cfg.seed)  # the same seed gives the same initial weights
     net = HypercolumnColorizer(ModelConfig(backbone=cfg.backbone, head=cfg.head))
     if cfg.init == "imagenet":
         net.backbone.load_imagenet(cfg.imagenet_weights)
@@ -131,8 +132,14 @@ def build_model(cfg: TrainConfig, calib: torch.Tensor | None) -> HypercolumnColo
     return net
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Run (or resume) training; returns the path of the final model checkpoint."""
+def train(
+    cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None
+) -> Path:
+    """Run (or resume) training; returns the path of the model checkpoint.
+
+    ``stop_after``: checkpoint and return after this many steps of this call (the schedule still
+    spans ``cfg.steps``), to split a long run across sessions; ``--resume`` continues it.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     device = _device(cfg.device)
@@ -234,8 +241,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         model_lib.save(net, out / MODEL_FILE, step=step, init=cfg.init, photos=len(photos))
 
     it = iter(loader)
+    last = cfg.steps if stop_after is None else min(cfg.steps, step + stop_after)
     try:
-        while step < cfg.steps and stop["signal"] is None:
+        while step < last and stop["signal"] is None:
             torch.manual_seed(cfg.seed * 1_000_003 + step * 7919 + rank)  # dropout, as a function of step
             frozen = step < cfg.freeze_backbone
             for g in opt.param_groups:
@@ -303,6 +311,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("photos", nargs="+", help="folders of colour photos (recursive) or list files")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its state.pt")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--stop-after", type=int, help="checkpoint and stop after N steps of this call (resume later)"
+    )
     for f in fields(TrainConfig):
         if f.name == "photos":
             continue
@@ -319,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
         **{f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "photos"},
         photos=tuple(args.photos),
     )
-    path = train(cfg, resume=args.resume, progress=not args.no_progress)
+    path = train(cfg, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"model: {path}")
     return 0

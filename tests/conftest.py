@@ -29,7 +29,17 @@ def checkpoint(tmp_path_factory) -> Path:
     photos = out / "photos.txt"
     photos.write_text(f"{SKIMAGE_DATA / 'chelsea.png'}\n{SKIMAGE_DATA / 'coffee.png'}\n")
     cfg = train.TrainConfig(
-        photos=(str(photos),), out=str(out), init="random", steps=6, batch=2, crop=96,
-        scale_min=96, scale_max=128, points=32, workers=0, warmup=2, save_every=100,
-    )  # fmt: skip
+        photos=(str(photos),),
+        out=str(out),
+        init="random",
+        steps=6,
+        batch=2,
+        crop=96,
+        scale_min=96,
+        scale_max=128,
+        points=32,
+        workers=0,
+        warmup=2,
+        save_every=100,
+    )
     return train.train(cfg, progress=False)

@@ -31,9 +31,20 @@ def test_lightness_of_rgb_is_channel_mean(tmp_path, rgb_image):
 
 
 @pytest.mark.parametrize(
-    "mode,name", [("L", "png"), ("1", "png"), ("P", "png"), ("CMYK", "tif"), ("CMYK", "jpg"),
-                  ("YCbCr", "jpg"), ("LA", "png"), ("RGBA", "png"), ("RGB", "webp"), ("RGB", "bmp")]
-)  # fmt: skip
+    "mode,name",
+    [
+        ("L", "png"),
+        ("1", "png"),
+        ("P", "png"),
+        ("CMYK", "tif"),
+        ("CMYK", "jpg"),
+        ("YCbCr", "jpg"),
+        ("LA", "png"),
+        ("RGBA", "png"),
+        ("RGB", "webp"),
+        ("RGB", "bmp"),
+    ],
+)
 def test_odd_modes_read(tmp_path, rgb_image, mode, name):
     photo = io.read_image(save(tmp_path, "x." + name, rgb_image.convert(mode)))
     assert photo.light.shape == (20, 30)

@@ -1,0 +1,23 @@
+import json
+import shutil
+
+from autocolor import evaluate
+
+
+def test_evaluate_writes_every_report(checkpoint, photo_dir, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("chelsea.png", "rocket.jpg"):
+        shutil.copy(photo_dir / name, photos / name)
+    (photos / "broken.png").write_bytes(b"junk")
+    out = tmp_path / "eval"
+    assert evaluate.main([str(photos), "-w", str(checkpoint), "-w", str(checkpoint), "-o", str(out)]) == 0
+    report = json.loads((out / "summary.json").read_text())
+    summary = report["summary"]
+    names = list(summary)
+    assert names[0] == "gray" and len(names) == 3 and names[2] == names[1] + "'"  # same file twice
+    assert summary["gray"]["colourfulness"] == 0 and summary["gray"]["images"] == 2
+    assert len(report["failed"]) == 1 and "broken.png" in report["failed"][0]
+    for name in ("per_image.csv", "summary.md", "contact_sheet.jpg", "plots.png"):
+        assert (out / name).stat().st_size > 0
+    assert "ΔPSNR" in capsys.readouterr().out

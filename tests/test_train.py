@@ -1,0 +1,115 @@
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from autocolor import model, train
+from autocolor.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory, photo_dir):
+    """Four 64 x 64 real-photo crops, so every training item is one of them (up to a mirror)."""
+    out = tmp_path_factory.mktemp("crops")
+    for i, (name, box) in enumerate(
+        [
+            ("chelsea.png", (100, 50)),
+            ("coffee.png", (200, 150)),
+            ("astronaut.png", (150, 300)),
+            ("rocket.jpg", (200, 200)),
+        ]
+    ):
+        with Image.open(photo_dir / name) as im:
+            im.convert("RGB").crop((*box, box[0] + 64, box[1] + 64)).save(out / f"{i}.png")
+    return out
+
+
+def small(out, crops, **kw):
+    base = dict(
+        photos=(str(crops),),
+        out=str(out),
+        crop=64,
+        scale_min=64,
+        scale_max=64,
+        points=64,
+        margin=8,
+        batch=4,
+        workers=0,
+        warmup=1,
+        save_every=1000,
+        log_every=1,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def losses(run: Path) -> list[float]:
+    with open(run / "log.csv") as f:
+        return [float(r["loss"]) for r in csv.DictReader(f)]
+
+
+def test_overfits_four_crops(tmp_path, crops):
+    cfg = small(tmp_path, crops, steps=40, lr=1e-3, backbone_lr=1.0, init="random", window=1)
+    train.train(cfg, progress=False)
+    loss = losses(tmp_path)
+    assert np.mean(loss[-5:]) < 0.5 * np.mean(loss[:3])
+
+
+def test_resume_continues_exactly(tmp_path, crops):
+    straight = small(tmp_path / "a", crops, steps=6, init="random")
+    train.train(straight, progress=False)
+    split = small(tmp_path / "b", crops, steps=6, init="random")
+    train.train(split, progress=False, stop_after=3)
+    assert torch.load(tmp_path / "b" / train.STATE_FILE, weights_only=True)["step"] == 3
+    train.train(split, resume=True, progress=False)
+    a = torch.load(tmp_path / "a" / train.STATE_FILE, weights_only=True)
+    b = torch.load(tmp_path / "b" / train.STATE_FILE, weights_only=True)
+    assert a["step"] == b["step"] == 6
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+    assert losses(tmp_path / "a") == losses(tmp_path / "b")
+
+
+def test_checkpoint_is_usable_and_verified(tmp_path, crops):
+    path = train.train(small(tmp_path, crops, steps=2, init="random"), progress=False)
+    assert model.verify(path)
+    net = model.load(path)
+    assert net.config.backbone == "effnet-lite0" and not net.training
+
+
+def test_grayscale_photos_are_skipped(tmp_path, crops):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for p in Path(crops).iterdir():
+        Image.open(p).convert("L").convert("RGB").save(folder / f"gray-{p.name}")
+    with pytest.raises(ValueError, match="no training photos"):
+        train.train(small(tmp_path / "run", crops, photos=(str(folder),), steps=1), progress=False)
+
+
+@pytest.mark.slow
+def test_two_processes_hold_identical_weights(tmp_path, crops):
+    script = Path(__file__).parent / "ddp_worker.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        str(script),
+        str(crops),
+        str(tmp_path),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    w0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    w1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    for k in w0:
+        assert torch.equal(w0[k], w1[k]), k
+    assert (tmp_path / "run" / train.MODEL_FILE).exists()
+    assert not (tmp_path / "run" / "rank1").exists()
