@@ -15,8 +15,10 @@ import argparse
 import glob
 import os
 import sys
+import time
 from pathlib import Path
 
+from PIL import Image
 from tqdm import tqdm
 
 from . import __version__, io
@@ -150,7 +152,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def colorize_main(argv: list[str]) -> int:
     args = colorize_parser().parse_args(argv)
-    from .pipeline import Colorizer, ModelNotAvailable  # torch import only once arguments are valid
+    from .pipeline import Colorizer, ModelNotAvailable, processing_size  # torch only once args are valid
 
     def fail(msg: str, code: int = 2) -> int:
         print(f"autocolor: error: {msg}", file=sys.stderr)
@@ -221,7 +223,14 @@ def colorize_main(argv: list[str]) -> int:
             continue
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
+            start = time.perf_counter()
             colorizer.colorize_file(src, dst, quality=args.quality, max_pixels=int(args.max_pixels))
+            if args.verbose:
+                with Image.open(dst) as im:
+                    w, h = im.size
+                ph, pw = processing_size(h, w, args.size)
+                tqdm.write(f"{src}: {w}x{h}, network input {pw}x{ph} (padded to a multiple of 32), "
+                           f"{time.perf_counter() - start:.2f} s", file=sys.stderr)  # fmt: skip
         except (io.ImageError, OSError, ValueError, MemoryError) as err:
             report(str(err) if isinstance(err, io.ImageError) else f"{src}: {err}")
             continue
