@@ -45,40 +45,40 @@ def _hue_pattern(hue: Tensor) -> Tensor:
     return pattern.movedim(0, -3)
 
 
-def max_chroma(light: Tensor, hue: Tensor) -> Tensor:
-    """Largest chroma that keeps L + C * (pattern(hue) - mean) inside the RGB cube."""
+# An orthonormal basis of the zero-mean plane of RGB: colour offsets from gray live here.
+_OPPONENT = torch.tensor([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0]]) / torch.tensor([[2**0.5], [6**0.5]])
+
+
+def colour_offset(hue: Tensor, chroma: Tensor) -> Tensor:
+    """The offset from gray of a colour, C (pattern(h) - mean), as 2 opponent coordinates at dim -3.
+
+    Linear in RGB, so it can be interpolated; :func:`offset_to_rgb` adds it to any lightness.
+    """
     g = _hue_pattern(hue)
-    g = g - g.mean(dim=-3, keepdim=True)
+    g = chroma.unsqueeze(-3) * (g - g.mean(dim=-3, keepdim=True))
+    return torch.einsum("ij,...jhw->...ihw", _OPPONENT.to(g), g)
+
+
+def offset_to_rgb(light: Tensor, offset: Tensor) -> Tensor:
+    """RGB = L + offset, the offset shortened where needed to stay inside the RGB cube.
+
+    Shortening keeps hue and lightness exactly and lowers chroma only.
+    """
+    d = torch.einsum("ij,...ihw->...jhw", _OPPONENT.to(offset), offset)
     l3 = light.unsqueeze(-3)
-    room = torch.where(g > 0, (1 - l3) / g.clamp(min=1e-6), l3 / (-g).clamp(min=1e-6))
-    room = torch.where(g.abs() > 1e-6, room, torch.full_like(room, float("inf")))
-    return room.amin(dim=-3).clamp(min=0)
+    room = torch.where(d > 0, (1 - l3) / d.clamp(min=1e-12), l3 / (-d).clamp(min=1e-12))
+    scale = room.amin(dim=-3, keepdim=True).clamp(0, 1)
+    return (l3 + scale * d).clamp(0, 1)
 
 
 def hue_chroma_to_rgb(light: Tensor, hue: Tensor, chroma: Tensor) -> Tensor:
-    """RGB with channel mean ``light``, HSV hue ``hue`` and chroma ``chroma``.
+    """RGB with channel mean ``light``, HSV hue ``hue`` and chroma ``chroma`` (lowered to fit the cube).
 
-    This is the paper's reconstruction (V = L + C/2, S = C/V, HSV -> RGB) followed by the
-    original tool's lightness correction (shift each pixel so its channel mean is L), written in
-    closed form. Out-of-gamut colours are brought inside the cube by lowering chroma only, so hue
-    and lightness are kept exactly.
+    This is the paper's reconstruction (V = L + C/2, S = C/V, HSV -> RGB) followed by the original
+    tool's lightness correction (shift each pixel so its channel mean is L), in closed form:
+    RGB = L + C (pattern(h) - mean). Out-of-gamut colours lose chroma only, keeping hue and lightness.
     """
-    g = _hue_pattern(hue)
-    g = g - g.mean(dim=-3, keepdim=True)
-    c = torch.minimum(chroma.clamp(min=0), max_chroma(light, hue))
-    return (light.unsqueeze(-3) + c.unsqueeze(-3) * g).clamp(0, 1)
-
-
-def chroma_vector(hue: Tensor, chroma: Tensor) -> Tensor:
-    """Hue and chroma as a 2-vector C (cos 2 pi h, sin 2 pi h), stacked at dim -3 (linear, interpolable)."""
-    ang = 2 * math.pi * hue
-    return torch.stack([chroma * torch.cos(ang), chroma * torch.sin(ang)], dim=-3)
-
-
-def from_chroma_vector(vec: Tensor) -> tuple[Tensor, Tensor]:
-    """Inverse of :func:`chroma_vector`: (hue, chroma)."""
-    x, y = vec.unbind(dim=-3)
-    return (torch.atan2(y, x) / (2 * math.pi)) % 1.0, torch.hypot(x, y)
+    return offset_to_rgb(light, colour_offset(hue, chroma.clamp(min=0)))
 
 
 def _srgb_to_linear(c: Tensor) -> Tensor:

@@ -180,7 +180,7 @@ def _png16(rgb16: np.ndarray) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IDAT", zlib.compress(raw, 1))
         + chunk(b"IEND", b"")
     )
 
@@ -214,6 +214,8 @@ def write_image(
             else:
                 im = Image.fromarray(pixels)
                 opts = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+                if fmt == "PNG":
+                    opts["compress_level"] = 1  # 3x faster than Pillow's 6 for ~10% larger files
                 if fmt != "BMP":
                     opts.update({k: v for k, v in (("icc_profile", like.icc), ("exif", like.exif)) if v})
                 im.save(f, format=fmt, **opts)

@@ -186,34 +186,39 @@ class Colorizer:
         g = self.net.config.grid_stride
         return Prediction(probs, F.avg_pool2d(x, g)[:, 0], scale, photo.light.shape, g)
 
-    def _chroma_grid(self, pred: Prediction) -> Tensor:
-        """Decoded colour on the grid as a chroma vector (1, 2, h, w)."""
+    def _offset_grid(self, pred: Prediction) -> Tensor:
+        """Decoded colour on the grid as its offset from gray (1, 2, h, w), see ``color.colour_offset``."""
         gen = torch.Generator().manual_seed(self.seed)
         hue, chroma = histograms.decode(pred.probs, self.decode_param, pred.light, gen)
-        return color.chroma_vector(hue, chroma)
+        return color.colour_offset(hue, chroma)
 
     @torch.inference_mode()
     def colorize_light(self, light: np.ndarray) -> np.ndarray:
         """Float RGB (H, W, 3) for lightness ``light`` (H, W); output channel mean equals ``light``."""
         pred = self.predict(io.Photo(light))
-        vec = self._chroma_grid(pred)
+        off = self._offset_grid(pred)
         if self.guided:
-            coef = guided_coefficients(pred.light[:, None], vec, self.guide_radius, self.guide_eps)
+            coef = guided_coefficients(pred.light[:, None], off, self.guide_radius, self.guide_eps)
         else:
-            coef = torch.cat([torch.zeros_like(vec), vec], dim=1)
+            coef = torch.cat([torch.zeros_like(off), off], dim=1)
         h, w = light.shape
+        g = pred.grid_stride
+        # Full-resolution pixel x sits at grid coordinate (x + 0.5) * scale / g: bilinear along the
+        # width once for all grid rows, then along the height one strip of rows at a time.
+        sx = g / pred.scale[1]
+        rows_w = F.interpolate(coef, scale_factor=(1.0, sx), mode="bilinear", align_corners=False,
+                               recompute_scale_factor=False)[..., :w][0]  # fmt: skip
         out = np.empty((h, w, 3), np.float32)
-        layer = Layer("grid", 4, pred.grid_stride)
-        xs_row = (torch.arange(w) + 0.5) * pred.scale[1]
-        rows = max(1, STRIP_PIXELS // w)
-        for y0 in range(0, h, rows):
-            y1 = min(h, y0 + rows)
-            ys = ((torch.arange(y0, y1) + 0.5) * pred.scale[0]).view(1, -1, 1).expand(1, y1 - y0, w)
-            c = hypercolumn.read(coef, layer, ys, xs_row.view(1, 1, -1).expand(1, y1 - y0, w))[0]
+        step = max(1, STRIP_PIXELS // w)
+        for y0 in range(0, h, step):
+            y1 = min(h, y0 + step)
+            u = ((torch.arange(y0, y1) + 0.5) * pred.scale[0] / g - 0.5).clamp(0, rows_w.shape[1] - 1)
+            i0 = u.floor().long()
+            i1 = (i0 + 1).clamp(max=rows_w.shape[1] - 1)
+            c = torch.lerp(rows_w[:, i0], rows_w[:, i1], (u - i0).view(1, -1, 1))
             lt = torch.from_numpy(light[y0:y1])
-            v = c[:2] * lt + c[2:]
-            hue, chroma = color.from_chroma_vector(v)
-            out[y0:y1] = color.hue_chroma_to_rgb(lt, hue, chroma).permute(1, 2, 0).numpy()
+            rgb = color.offset_to_rgb(lt, c[:2] * lt + c[2:])
+            out[y0:y1] = rgb.permute(1, 2, 0).numpy()
         return out
 
     def colorize_photo(self, photo: io.Photo) -> np.ndarray:
