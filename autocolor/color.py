@@ -6,8 +6,6 @@ values in [0, 1]; per-pixel scalars (lightness, hue, chroma) are returned withou
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 

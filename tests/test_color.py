@@ -48,7 +48,7 @@ def test_out_of_gamut_chroma_is_reduced_keeping_hue_and_lightness():
     assert color.lightness(out).item() == pytest.approx(0.9, abs=1e-6)
     h, c = color.hue_chroma(out)
     assert h.item() == pytest.approx(2 / 3, abs=1e-5)
-    assert 0 < c.item() and out.max().item() == pytest.approx(1.0)  # as much chroma as fits
+    assert c.item() > 0 and out.max().item() == pytest.approx(1.0)  # as much chroma as fits
 
 
 def test_colour_offset_is_linear_in_rgb():
