@@ -40,7 +40,7 @@ class TrainConfig:
     out: str = "runs/default"
     backbone: str = "effnet-lite0"
     head: str = "hue-chroma"
-    init: str = "imagenet"  # or "random"
+    init: str = "imagenet"  # "random", or a checkpoint file to continue from (fresh optimiser)
     imagenet_weights: str | None = None
     steps: int = 10000
     batch: int = 8
@@ -119,13 +119,20 @@ def _freeze_bn(module: nn.Module) -> None:
 
 
 def build_model(cfg: TrainConfig, calib: torch.Tensor | None) -> HypercolumnColorizer:
-    """A fresh model: ImageNet-initialised (paper) or random, hypercolumn balanced on ``calib``."""
+    """A fresh model: ImageNet-initialised (paper), random, or a checkpoint's weights;
+    the first two get their hypercolumn balanced on ``calib``."""
     torch.manual_seed(cfg.seed)  # the same seed gives the same initial weights
+    if cfg.init not in ("imagenet", "random"):
+        if not Path(cfg.init).is_file():
+            raise ValueError(f"--init must be imagenet, random or a checkpoint file, not {cfg.init!r}")
+        net = model_lib.load(cfg.init)
+        if (net.config.backbone, net.config.head) != (cfg.backbone, cfg.head):
+            raise ValueError(f"{cfg.init} is a {net.config.backbone}/{net.config.head} model; pass "
+                             f"--backbone {net.config.backbone} --head {net.config.head}")  # fmt: skip
+        return net
     net = HypercolumnColorizer(ModelConfig(backbone=cfg.backbone, head=cfg.head))
     if cfg.init == "imagenet":
         net.backbone.load_imagenet(cfg.imagenet_weights)
-    elif cfg.init != "random":
-        raise ValueError(f"--init must be imagenet or random, not {cfg.init!r}")
     if calib is not None:
         net.eval()
         net.calibrate(calib)
@@ -254,7 +261,7 @@ def train(
                     * (0.0 if frozen and g["lr_mult"] != 1.0 else 1.0)
                 )
             net.train()
-            if cfg.init == "imagenet":
+            if cfg.init != "random":  # ImageNet statistics stay (batches are small)
                 _freeze_bn(net.backbone)
             opt.zero_grad(set_to_none=True)
             total = 0.0

@@ -82,6 +82,16 @@ def test_checkpoint_is_usable_and_verified(tmp_path, crops):
     assert net.config.backbone == "effnet-lite0" and not net.training
 
 
+def test_continue_from_a_checkpoint(tmp_path, crops):
+    first = train.train(small(tmp_path / "a", crops, steps=2, init="random"), progress=False)
+    second = train.train(small(tmp_path / "b", crops, steps=1, init=str(first), lr=0.0, warmup=10**6),
+                         progress=False)  # fmt: skip
+    a, b = model.load(first).state_dict(), model.load(second).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if "running" not in k and "num_batches" not in k)
+    with pytest.raises(ValueError, match="checkpoint file"):
+        train.train(small(tmp_path / "c", crops, init="nowhere.pt"), progress=False)
+
+
 def test_grayscale_photos_are_skipped(tmp_path, crops):
     folder = tmp_path / "mixed"
     folder.mkdir()
