@@ -89,20 +89,42 @@ def main() -> None:
     rows = []
     for backbone in args.backbones:
         for mp in args.megapixels:
-            cmd = [sys.executable, __file__, "--worker", backbone, str(mp), "--runs", str(args.runs),
-                   "--threads", str(args.threads)]  # fmt: skip
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                backbone,
+                str(mp),
+                "--runs",
+                str(args.runs),
+                "--threads",
+                str(args.threads),
+            ]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode:
                 sys.exit(f"{backbone} {mp} MP failed:\n{res.stderr}")
             rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-    cols = ["backbone", "photo MP", "network input", "end to end s", "network s", "end to end / network",
-            "peak RSS MB"]  # fmt: skip
+    cols = [
+        "backbone",
+        "photo MP",
+        "network input",
+        "end to end s",
+        "network s",
+        "end to end / network",
+        "peak RSS MB",
+    ]
     print("| " + " | ".join(cols) + " |")
     print("|---" * len(cols) + "|")
     for r in rows:
-        cells = [r["backbone"], f"{r['megapixels']:.2f}", "x".join(map(str, r["network_input"])),
-                 f"{r['end_to_end_s']:.3f}", f"{r['network_s']:.3f}",
-                 f"{r['end_to_end_s'] / r['network_s']:.1f}", f"{r['peak_rss_mb']:.0f}"]  # fmt: skip
+        cells = [
+            r["backbone"],
+            f"{r['megapixels']:.2f}",
+            "x".join(map(str, r["network_input"])),
+            f"{r['end_to_end_s']:.3f}",
+            f"{r['network_s']:.3f}",
+            f"{r['end_to_end_s'] / r['network_s']:.1f}",
+            f"{r['peak_rss_mb']:.0f}",
+        ]
         print("| " + " | ".join(cells) + " |")
 
 

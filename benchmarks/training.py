@@ -1,0 +1,130 @@
+"""Training cost of sparse against dense hypercolumns: images/s and peak memory per step.
+
+    python benchmarks/training.py --backbones effnet-lite0 vgg16-gray --batch 4 --crop 224
+
+Same model, batch and crop. Sparse: the paper's way, hypercolumns at 128 random points per image.
+Dense: the whole stride-4 prediction grid of the crop, every cell with a target. Each case runs in a
+fresh process so its peak resident memory (VmHWM) is its own; times are medians after a warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker(backbone: str, mode: str, batch: int, crop: int, points: int, runs: int) -> dict:
+    import torch
+
+    from autocolor import histograms
+    from autocolor.model import HypercolumnColorizer, ModelConfig
+
+    torch.manual_seed(0)
+    net = HypercolumnColorizer(ModelConfig(backbone=backbone)).train()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    gray = torch.rand(batch, 1, crop, crop)
+    g = net.config.grid_stride
+    n = points if mode == "sparse" else (crop // g) ** 2
+    targets = {k: torch.softmax(torch.randn(batch, n, 32), -1) for k in ("hue", "chroma")}
+    chroma = torch.rand(batch, n)
+    pts = torch.randint(16, crop - 16, (batch, points, 2)).float() + 0.5
+
+    def step():
+        if mode == "sparse":
+            logits = net.forward_sparse(gray, pts)
+        else:
+            logits = {k: v.flatten(2).transpose(1, 2) for k, v in net.forward_dense(gray).items()}
+        loss = histograms.loss(logits, targets, chroma)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    base = peak_rss_mb()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    return {
+        "backbone": backbone,
+        "mode": mode,
+        "points": n,
+        "images_per_s": batch / statistics.median(times),
+        "peak_rss_mb": peak_rss_mb(),
+        "after_first_step_mb": base,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backbones", nargs="+", default=["effnet-lite0", "vgg16-gray"])
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--crop", type=int, default=224)
+    p.add_argument("--points", type=int, default=128)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        res = worker(args.worker[0], args.worker[1], args.batch, args.crop, args.points, args.runs)
+        print(json.dumps(res))
+        return
+    rows = {}
+    for backbone in args.backbones:
+        for mode in ("sparse", "dense"):
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                backbone,
+                mode,
+                "--batch",
+                str(args.batch),
+                "--crop",
+                str(args.crop),
+                "--points",
+                str(args.points),
+                "--runs",
+                str(args.runs),
+            ]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode:
+                sys.exit(f"{backbone} {mode} failed:\n{res.stderr[-2000:]}")
+            rows[backbone, mode] = json.loads(res.stdout.strip().splitlines()[-1])
+    print(f"batch {args.batch}, crop {args.crop}")
+    cols = [
+        "backbone",
+        "hypercolumns",
+        "points/image",
+        "images/s",
+        "peak RSS MB",
+        "dense/sparse memory",
+        "sparse/dense speed",
+    ]
+    print("| " + " | ".join(cols) + " |")
+    print("|---|---|---|---|---|---|---|")
+    for backbone in args.backbones:
+        s, d = rows[backbone, "sparse"], rows[backbone, "dense"]
+        for r in (s, d):
+            ratio_mem = d["peak_rss_mb"] / s["peak_rss_mb"] if r is d else 1.0
+            ratio_speed = s["images_per_s"] / d["images_per_s"] if r is s else 1.0
+            print(
+                f"| {backbone} | {r['mode']} | {r['points']} | {r['images_per_s']:.2f} | {r['peak_rss_mb']:.0f} "
+                f"| {ratio_mem:.2f} | {ratio_speed:.2f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
