@@ -121,8 +121,8 @@ def main() -> None:
             ratio_mem = d["peak_rss_mb"] / s["peak_rss_mb"] if r is d else 1.0
             ratio_speed = s["images_per_s"] / d["images_per_s"] if r is s else 1.0
             print(
-                f"| {backbone} | {r['mode']} | {r['points']} | {r['images_per_s']:.2f} | {r['peak_rss_mb']:.0f} "
-                f"| {ratio_mem:.2f} | {ratio_speed:.2f} |"
+                f"| {backbone} | {r['mode']} | {r['points']} | {r['images_per_s']:.2f} "
+                f"| {r['peak_rss_mb']:.0f} | {ratio_mem:.2f} | {ratio_speed:.2f} |"
             )
 
 
