@@ -123,3 +123,11 @@ def test_sixteen_bit_file_round_trip(colorizer, tmp_path):
     colorizer.colorize_file(src, dst)
     assert dst.read_bytes()[24] == 16
     assert io.read_image(src).bits == 16
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (3, 500), (4000, 20), (31, 33)])
+def test_tiny_and_extreme_shapes(colorizer, shape):
+    gray = np.random.default_rng(3).random(shape).astype(np.float32)
+    out = colorizer.colorize(gray)
+    assert out.shape == (*shape, 3)
+    assert np.abs(out.mean(axis=2) - gray).max() < 1e-5
