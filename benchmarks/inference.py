@@ -13,20 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from common import in_fresh_process, peak_rss_mb, table
 from PIL import Image
-
-
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def worker(backbone: str, megapixels: float, runs: int, threads: int) -> dict:
@@ -89,21 +81,18 @@ def main() -> None:
     rows = []
     for backbone in args.backbones:
         for mp in args.megapixels:
-            cmd = [
-                sys.executable,
-                __file__,
-                "--worker",
-                backbone,
-                str(mp),
-                "--runs",
-                str(args.runs),
-                "--threads",
-                str(args.threads),
-            ]
-            res = subprocess.run(cmd, capture_output=True, text=True)
-            if res.returncode:
-                sys.exit(f"{backbone} {mp} MP failed:\n{res.stderr}")
-            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+            r = in_fresh_process(__file__, [backbone, mp], {"runs": args.runs, "threads": args.threads})
+            rows.append(
+                [
+                    r["backbone"],
+                    f"{r['megapixels']:.2f}",
+                    "x".join(map(str, r["network_input"])),
+                    f"{r['end_to_end_s']:.3f}",
+                    f"{r['network_s']:.3f}",
+                    f"{r['end_to_end_s'] / r['network_s']:.1f}",
+                    f"{r['peak_rss_mb']:.0f}",
+                ]
+            )
     cols = [
         "backbone",
         "photo MP",
@@ -113,19 +102,7 @@ def main() -> None:
         "end to end / network",
         "peak RSS MB",
     ]
-    print("| " + " | ".join(cols) + " |")
-    print("|---" * len(cols) + "|")
-    for r in rows:
-        cells = [
-            r["backbone"],
-            f"{r['megapixels']:.2f}",
-            "x".join(map(str, r["network_input"])),
-            f"{r['end_to_end_s']:.3f}",
-            f"{r['network_s']:.3f}",
-            f"{r['end_to_end_s'] / r['network_s']:.1f}",
-            f"{r['peak_rss_mb']:.0f}",
-        ]
-        print("| " + " | ".join(cells) + " |")
+    print(table(cols, rows))
 
 
 if __name__ == "__main__":

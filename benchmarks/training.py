@@ -12,17 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from common import in_fresh_process, peak_rss_mb, table
 
 
 def worker(backbone: str, mode: str, batch: int, crop: int, points: int, runs: int) -> dict:
@@ -81,28 +73,24 @@ def main() -> None:
         res = worker(args.worker[0], args.worker[1], args.batch, args.crop, args.points, args.runs)
         print(json.dumps(res))
         return
-    rows = {}
+    opts = {"batch": args.batch, "crop": args.crop, "points": args.points, "runs": args.runs}
+    rows = []
     for backbone in args.backbones:
-        for mode in ("sparse", "dense"):
-            cmd = [
-                sys.executable,
-                __file__,
-                "--worker",
-                backbone,
-                mode,
-                "--batch",
-                str(args.batch),
-                "--crop",
-                str(args.crop),
-                "--points",
-                str(args.points),
-                "--runs",
-                str(args.runs),
-            ]
-            res = subprocess.run(cmd, capture_output=True, text=True)
-            if res.returncode:
-                sys.exit(f"{backbone} {mode} failed:\n{res.stderr[-2000:]}")
-            rows[backbone, mode] = json.loads(res.stdout.strip().splitlines()[-1])
+        s, d = (in_fresh_process(__file__, [backbone, mode], opts) for mode in ("sparse", "dense"))
+        for r in (s, d):
+            mem = d["peak_rss_mb"] / s["peak_rss_mb"] if r is d else 1.0
+            speed = s["images_per_s"] / d["images_per_s"] if r is s else 1.0
+            rows.append(
+                [
+                    backbone,
+                    r["mode"],
+                    r["points"],
+                    f"{r['images_per_s']:.2f}",
+                    f"{r['peak_rss_mb']:.0f}",
+                    f"{mem:.2f}",
+                    f"{speed:.2f}",
+                ]
+            )
     print(f"batch {args.batch}, crop {args.crop}")
     cols = [
         "backbone",
@@ -113,17 +101,7 @@ def main() -> None:
         "dense/sparse memory",
         "sparse/dense speed",
     ]
-    print("| " + " | ".join(cols) + " |")
-    print("|---|---|---|---|---|---|---|")
-    for backbone in args.backbones:
-        s, d = rows[backbone, "sparse"], rows[backbone, "dense"]
-        for r in (s, d):
-            ratio_mem = d["peak_rss_mb"] / s["peak_rss_mb"] if r is d else 1.0
-            ratio_speed = s["images_per_s"] / d["images_per_s"] if r is s else 1.0
-            print(
-                f"| {backbone} | {r['mode']} | {r['points']} | {r['images_per_s']:.2f} "
-                f"| {r['peak_rss_mb']:.0f} | {ratio_mem:.2f} | {ratio_speed:.2f} |"
-            )
+    print(table(cols, rows))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,33 @@
+"""Helpers shared by the benchmark scripts: fresh worker processes, peak memory, Markdown tables."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def in_fresh_process(script: str, worker_args: list, options: dict) -> dict:
+    """Run ``script --worker ARGS --opt value...`` in a new process; return the JSON it prints last."""
+    cmd = [sys.executable, script, "--worker", *map(str, worker_args)]
+    for k, v in options.items():
+        cmd += [f"--{k}", str(v)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode:
+        sys.exit(f"{' '.join(map(str, worker_args))} failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def table(columns: list[str], rows: list[list]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
