@@ -32,18 +32,28 @@ def method_name(path: str) -> str:
     return p.parent.name if p.stem == "model" and p.parent.name else p.stem
 
 
+def gray_baseline(g: np.ndarray) -> np.ndarray:
+    """No colorization: the gray image L in every channel, as 8-bit RGB."""
+    return io.quantize(np.repeat(g[..., None], 3, axis=2))
+
+
+def colorizer_method(colorizer) -> Callable[[np.ndarray], np.ndarray]:
+    """A colorizer as a method: gray float (H, W) to 8-bit RGB, exactly as the command writes it."""
+    return lambda g: io.quantize(colorizer.colorize(g))
+
+
 def build_methods(weights: list[str], **opts) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Name -> function from gray float (H, W) to uint8 RGB, the gray baseline first."""
     from .pipeline import Colorizer
 
-    methods = {"gray": lambda g: io.quantize(np.repeat(g[..., None], 3, axis=2))}
+    methods = {"gray": gray_baseline}
     colorizers = [(method_name(w), Colorizer.load(w, **opts)) for w in weights]
     if not weights:
         colorizers = [("autocolor", Colorizer.from_pretrained(**opts))]
     for name, c in colorizers:
         while name in methods:
             name += "'"
-        methods[name] = lambda g, c=c: io.quantize(c.colorize(g))
+        methods[name] = colorizer_method(c)
     return methods
 
 

@@ -60,6 +60,8 @@ class TrainConfig:
     freeze_backbone: int = 0  # steps during which only the head learns
     save_every: int = 500
     log_every: int = 10
+    val: tuple[str, ...] = ()  # held-out photos scored at every save (PSNR, colourfulness, a contact sheet)
+    val_limit: int = 8
     workers: int = 2
     seed: int = 0
     device: str = "auto"
@@ -139,6 +141,41 @@ def build_model(cfg: TrainConfig, calib: torch.Tensor | None) -> HypercolumnColo
     return net
 
 
+def make_optimizer(net: HypercolumnColorizer, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW or SGD with momentum; the backbone learns at ``backbone_lr`` times the head's rate."""
+    head = [p for n, p in net.named_parameters() if not n.startswith("backbone.")]
+    groups = [{"params": head, "lr_mult": 1.0},
+              {"params": list(net.backbone.parameters()), "lr_mult": cfg.backbone_lr}]  # fmt: skip
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    raise ValueError(f"--optimizer must be adamw or sgd, not {cfg.optimizer!r}")
+
+
+def validate(net: HypercolumnColorizer, photos: list[Path], out: Path, step: int) -> dict[str, float]:
+    """Score the current weights on held-out photos exactly as ``autocolor evaluate`` would;
+    reports go to ``out/val/step-N`` and a row is appended to ``out/val.csv``."""
+    from . import evaluate
+    from .pipeline import Colorizer
+
+    was_training = net.training
+    colorizer = Colorizer(net, device=str(next(net.parameters()).device))
+    methods = {"gray": evaluate.gray_baseline, "model": evaluate.colorizer_method(colorizer)}
+    report = evaluate.evaluate(photos, methods, out / "val" / f"step-{step}", progress=False)
+    net.train(was_training)
+    s = report["summary"]
+    row = {"step": step, "psnr": s["model"]["psnr"], "psnr_gain": s["model"]["psnr"] - s["gray"]["psnr"],
+           "colourfulness_ratio": s["model"]["colourfulness_ratio"]}  # fmt: skip
+    new = not (out / "val.csv").exists()
+    with open(out / "val.csv", "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+    return row
+
+
 def train(
     cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None
 ) -> Path:
@@ -162,6 +199,7 @@ def train(
 
     photos = data.list_images(cfg.photos)
     photos = [p for p in photos if not data.is_grayscale(p)]
+    val_photos = data.list_images(cfg.val)[: cfg.val_limit] if cfg.val else []
     dataset = data.TrainingCrops(
         photos,
         cfg.head,
@@ -191,15 +229,7 @@ def train(
         calib = _collate([dataset[10**12 + i] for i in range(8)])["gray"]  # not a training index
         net = build_model(cfg, calib)
     net.to(device).train()
-    head_params = [p for n, p in net.named_parameters() if not n.startswith("backbone.")]
-    groups = [
-        {"params": head_params, "lr_mult": 1.0},
-        {"params": list(net.backbone.parameters()), "lr_mult": cfg.backbone_lr},
-    ]
-    if cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(net, cfg)
     step = 0
     if state is not None:
         opt.load_state_dict(state["optimizer"])
@@ -232,9 +262,12 @@ def train(
     use_amp = device.type == "cuda"
     t0, seen, running = time.time(), 0, None
 
+    saved = {"step": step}
+
     def save_all():
-        if not main_rank:
+        if not main_rank or saved["step"] == step:  # nothing new since the last save
             return
+        saved["step"] = step
         model_lib.atomic_save(
             {
                 "step": step,
@@ -246,6 +279,10 @@ def train(
             out / STATE_FILE,
         )
         model_lib.save(net, out / MODEL_FILE, step=step, init=cfg.init, photos=len(photos))
+        if val_photos:
+            row = validate(net, val_photos, out, step)
+            bar.write(f"step {step}: held-out PSNR {row['psnr']:.2f} dB ({row['psnr_gain']:+.2f} vs gray), "
+                      f"colourfulness {row['colourfulness_ratio']:.2f} of the originals'")  # fmt: skip
 
     it = iter(loader)
     last = cfg.steps if stop_after is None else min(cfg.steps, step + stop_after)
@@ -325,8 +362,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         if f.name == "photos":
             continue
         flag = "--" + f.name.replace("_", "-")
-        if f.type == "bool" or isinstance(f.default, bool):
+        if isinstance(f.default, bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        elif isinstance(f.default, tuple):
+            p.add_argument(flag, nargs="*", default=f.default)
         else:
             typ = {int: int, float: float}.get(type(f.default), str)
             p.add_argument(flag, type=typ, default=f.default)

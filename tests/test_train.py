@@ -76,7 +76,12 @@ def test_resume_continues_exactly(tmp_path, crops):
 
 
 def test_checkpoint_is_usable_and_verified(tmp_path, crops):
-    path = train.train(small(tmp_path, crops, steps=2, init="random"), progress=False)
+    cfg = small(tmp_path, crops, steps=2, init="random", save_every=2, val=(str(crops),), val_limit=2)
+    path = train.train(cfg, progress=False)
+    with open(tmp_path / "val.csv") as f:
+        (row,) = list(csv.DictReader(f))  # validated once, at the step-2 save
+    assert int(row["step"]) == 2 and float(row["psnr"]) > 0
+    assert (tmp_path / "val" / "step-2" / "contact_sheet.jpg").exists()
     assert model.verify(path)
     net = model.load(path)
     assert net.config.backbone == "effnet-lite0" and not net.training
