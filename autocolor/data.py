@@ -41,6 +41,7 @@ class Source:
     split: str  # "train" or "eval"
     patterns: tuple[str, ...]
     kind: str = "deb"  # "deb" (apt-get download) or "wheel" (pip download, "name==version")
+    licence: str = ""  # where the package's copyright file is not machine-readable (DEP-5)
 
 
 SOURCES = (
@@ -95,7 +96,7 @@ SOURCES = (
             "usr/share/libjxl-testdata/external/wesaturate/500px/*_srgb8.png",
         ),
     ),
-    Source("kphotoalbum", "train", ("usr/share/kphotoalbum/demo/*.jpg",)),
+    Source("kphotoalbum", "train", ("usr/share/kphotoalbum/demo/*.jpg",), licence="GPL-2+"),
     Source(
         "opencv-doc",
         "eval",
@@ -216,9 +217,9 @@ def debian_licences(root: Path, package: str) -> list[tuple[list[str], str, str]
     return out
 
 
-def _licence_of(path: str, paragraphs) -> tuple[str, str]:
+def _licence_of(path: str, paragraphs, fallback: str = "") -> tuple[str, str]:
     """The most specific DEP-5 paragraph matching ``path`` (later paragraphs win, as DEP-5 says)."""
-    found = ("see the package's copyright file", "")
+    found = (fallback or "see the package's copyright file", "")
     for patterns, lic, cr in paragraphs:
         if any(
             fnmatch.fnmatch(Path(path).name, Path(p).name) for p in patterns if not p.startswith("debian/")
@@ -266,7 +267,11 @@ def fetch(dest: str | Path, splits: tuple[str, ...] = ("train", "eval"), log=pri
                         im.rotate(-angles[src.name], expand=True).save(out, quality=95)
             elif not out.exists():
                 shutil.copyfile(src, out)
-            lic, cr = WHEEL_LICENCES[name] if source.kind == "wheel" else _licence_of(rel, paragraphs)
+            lic, cr = (
+                WHEEL_LICENCES[name]
+                if source.kind == "wheel"
+                else _licence_of(rel, paragraphs, source.licence)
+            )
             data = out.read_bytes()
             rows.append(
                 {
