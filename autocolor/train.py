@@ -141,6 +141,15 @@ def build_model(cfg: TrainConfig, calib: torch.Tensor | None) -> HypercolumnColo
     return net
 
 
+def _tensorboard(out: Path):
+    """A TensorBoard writer in ``out/tensorboard`` when the tensorboard package is installed."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
+
+
 def make_optimizer(net: HypercolumnColorizer, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW or SGD with momentum; the backbone learns at ``backbone_lr`` times the head's rate."""
     head = [p for n, p in net.named_parameters() if not n.startswith("backbone.")]
@@ -256,6 +265,7 @@ def train(
     writer = csv.writer(log) if log else None
     if writer and log.tell() == 0:
         writer.writerow(["step", "loss", "lr", "images_per_s", "elapsed_s"])
+    board = _tensorboard(out) if main_rank else None
     bar = tqdm(
         total=cfg.steps, initial=step, disable=not (progress and main_rank), unit="step", dynamic_ncols=True
     )
@@ -281,6 +291,9 @@ def train(
         model_lib.save(net, out / MODEL_FILE, step=step, init=cfg.init, photos=len(photos))
         if val_photos:
             row = validate(net, val_photos, out, step)
+            if board:
+                for k in ("psnr_gain", "colourfulness_ratio"):
+                    board.add_scalar(f"val/{k}", row[k], step)
             bar.write(f"step {step}: held-out PSNR {row['psnr']:.2f} dB ({row['psnr_gain']:+.2f} vs gray), "
                       f"colourfulness {row['colourfulness_ratio']:.2f} of the originals'")  # fmt: skip
 
@@ -331,6 +344,9 @@ def train(
                     ]
                 )
                 log.flush()
+                if board:
+                    board.add_scalar("train/loss", total, step)
+                    board.add_scalar("train/images_per_s", rate, step)
             if step % cfg.save_every == 0:
                 save_all()
         save_all()
@@ -338,6 +354,8 @@ def train(
         bar.close()
         if log:
             log.close()
+        if board:
+            board.close()
         for s, h in old.items():
             signal.signal(s, h)
         if world > 1:

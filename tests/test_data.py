@@ -94,3 +94,19 @@ def test_grayscale_detection(tmp_path, photo_dir):
     gray = tmp_path / "g.png"
     Image.open(photo_dir / "coffee.png").convert("L").save(gray)
     assert data.is_grayscale(gray) and not data.is_grayscale(photo_dir / "coffee.png")
+
+
+@pytest.mark.slow
+def test_fetch_a_real_debian_package(tmp_path):
+    if data.shutil.which("apt-get") is None:
+        pytest.skip("needs apt-get")
+    try:
+        dest = data.fetch(tmp_path, splits=("eval",), packages=("palapeli-data",), log=lambda *_: None)
+    except data.FetchError as err:
+        pytest.skip(f"no Debian archive here: {err}")
+    with open(dest / "manifest.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 5 and {r["package"] for r in rows} == {"palapeli-data"}
+    for r in rows:
+        with Image.open(dest / r["file"]) as im:
+            assert im.mode == "RGB" and min(im.size) > 200
