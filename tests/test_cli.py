@@ -2,6 +2,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -99,3 +100,13 @@ def test_bad_checkpoints_are_named(checkpoint, astronaut, tmp_path, capsys):
 def test_console_script_version():
     res = subprocess.run([sys.executable, "-m", "autocolor.cli", "--version"], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.startswith("autocolor ")
+
+
+def test_bundled_model_colorizes_offline(astronaut, tmp_path):
+    """The README's promise: set-up plus one command colorizes a photo with the bundled model."""
+    out = tmp_path / "out.png"
+    assert run(astronaut, "-o", out) == 0
+    with Image.open(out) as im:
+        a = np.asarray(im.convert("RGB"), np.float32)
+    assert a.shape == (512, 512, 3)
+    assert np.abs(a - a.mean(axis=2, keepdims=True)).mean() > 2  # not a gray picture
