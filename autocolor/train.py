@@ -136,7 +136,10 @@ def build_model(cfg: TrainConfig, calib: torch.Tensor | None) -> HypercolumnColo
     if cfg.init == "imagenet":
         net.backbone.load_imagenet(cfg.imagenet_weights)
     if calib is not None:
-        net.eval()
+        # A random backbone's batch norm has no statistics yet: balance it as it will train
+        # (batch statistics); an ImageNet one as it will run (its stored statistics).
+        net.train(cfg.init == "random")
+        net.drop.eval()
         net.calibrate(calib)
     return net
 
