@@ -169,7 +169,7 @@ def verify(path: str | os.PathLike, require: bool = False) -> bool:
         if require:
             raise CheckpointError(f"{path}: checksum file {side.name} is missing")
         return False
-    expected = side.read_text().split()[0].lower() if side.read_text().split() else ""
+    expected = (side.read_text().split() or [""])[0].lower()
     actual = sha256(path)
     if actual != expected:
         raise CheckpointError(

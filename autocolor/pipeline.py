@@ -4,10 +4,11 @@
    and its longer side at most ``size - 12`` (the original tool's geometry for ``--size``), and
    reflect-padded to a multiple of 32.
 2. The network predicts hue and chroma histograms on the stride-4 grid; they are decoded there.
-3. Colour, as the chroma vector C (cos 2 pi h, sin 2 pi h), is brought to full resolution by a
-   guided filter whose guide is the full-resolution lightness, so colour edges follow the photo's
-   own edges instead of the blocky or blurred grid.
-4. Each output pixel gets the photo's own lightness exactly: RGB = L + C (pattern(h) - mean).
+3. Colour, as its offset from gray C (pattern(h) - mean) in two opponent coordinates (linear in
+   RGB), is brought to full resolution by a guided filter whose guide is the full-resolution
+   lightness, so colour edges follow the photo's own edges instead of the blocky or blurred grid.
+4. Each output pixel gets the photo's own lightness exactly: RGB = L + offset, the offset
+   shortened where it would leave the RGB cube.
    The full-resolution work runs in strips of rows, so memory stays bounded for huge photos.
 """
 
