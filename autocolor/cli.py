@@ -159,12 +159,10 @@ def colorize_main(argv: list[str]) -> int:
         return code
 
     files, errors = expand_inputs(args.inputs, args.recursive)
-    if not files and errors:
-        for e in errors:
-            print(f"autocolor: error: {e}", file=sys.stderr)
-        return 1
+    for e in errors:  # missing inputs: reported, and the rest goes on
+        print(f"autocolor: error: {e}", file=sys.stderr)
     if not files:
-        return fail("no image files found in the given inputs", 1)
+        return 1 if errors else fail("no image files found in the given inputs", 1)
     try:
         pairs = plan_outputs(files, args.output, args.format)
     except (ValueError, io.ImageError) as err:
@@ -197,8 +195,6 @@ def colorize_main(argv: list[str]) -> int:
         errors.append(msg)
         tqdm.write(f"autocolor: error: {msg}", file=sys.stderr)
 
-    for e in errors:
-        tqdm.write(f"autocolor: error: {e}", file=sys.stderr)
     seen: dict[Path, Path] = {}
     done = skipped = 0
     bar = tqdm(
