@@ -128,3 +128,12 @@ def test_two_processes_hold_identical_weights(tmp_path, crops):
         assert torch.equal(w0[k], w1[k]), k
     assert (tmp_path / "run" / train.MODEL_FILE).exists()
     assert not (tmp_path / "run" / "rank1").exists()
+
+
+@pytest.mark.parametrize("head", ["lab", "lab-joint"])
+def test_lab_heads_train_and_colorize(tmp_path, crops, head):
+    from autocolor import Colorizer
+
+    path = train.train(small(tmp_path, crops, steps=2, init="random", head=head, points=16), progress=False)
+    out = Colorizer.load(path).colorize(np.random.default_rng(0).random((40, 50)).astype(np.float32))
+    assert out.shape == (40, 50, 3)
