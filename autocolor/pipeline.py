@@ -98,13 +98,24 @@ class Prediction:
     image_size: tuple[int, int]
     grid_stride: int
 
+    def read(self, ys: Tensor, xs: Tensor, maps: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """Histograms (or other ``maps`` on the same grid) bilinearly read at full-resolution pixel
+        coordinates (ys, xs), each (1, *S) -> (1, K, *S)."""
+        ys, xs = (ys + 0.5) * self.scale[0], (xs + 0.5) * self.scale[1]
+        layer = Layer("grid", 0, self.grid_stride)
+        return {n: hypercolumn.read(p, layer, ys, xs) for n, p in (maps or self.probs).items()}
+
     def full_resolution(self) -> dict[str, Tensor]:
         """Histograms bilinearly resampled to every pixel of the photo (memory: K floats a pixel)."""
         h, w = self.image_size
-        ys = ((torch.arange(h) + 0.5) * self.scale[0]).view(1, -1, 1).expand(1, h, w)
-        xs = ((torch.arange(w) + 0.5) * self.scale[1]).view(1, 1, -1).expand(1, h, w)
-        layer = Layer("grid", 0, self.grid_stride)
-        return {n: hypercolumn.read(p, layer, ys, xs) for n, p in self.probs.items()}
+        ys = torch.arange(h, dtype=torch.float32).view(1, -1, 1).expand(1, h, w)
+        xs = torch.arange(w, dtype=torch.float32).view(1, 1, -1).expand(1, h, w)
+        return self.read(ys, xs)
+
+    def at(self, y: float, x: float) -> dict[str, Tensor]:
+        """The histograms (K,) at full-resolution pixel (y, x)."""
+        point = self.read(torch.tensor([[float(y)]]), torch.tensor([[float(x)]]))
+        return {n: p[0, :, 0] for n, p in point.items()}
 
 
 class Colorizer:
@@ -163,10 +174,10 @@ class Colorizer:
         return cls(model_lib.load(path, require_checksum=True), **kwargs)
 
     # ------------------------------------------------------------ stages
-    def _prepare(self, light: np.ndarray) -> tuple[Tensor, tuple[float, float]]:
+    def _prepare(self, light: np.ndarray, size: int | None = None) -> tuple[Tensor, tuple[float, float]]:
         """Resized, padded lightness (1, 1, H', W') and the full-res -> processed scale."""
         h, w = light.shape
-        ph, pw = processing_size(h, w, self.size)
+        ph, pw = processing_size(h, w, size or self.size)
         x = torch.from_numpy(light)[None, None]
         if (ph, pw) != (h, w):
             x = F.interpolate(x, size=(ph, pw), mode="bilinear", antialias=True, align_corners=False)
@@ -178,42 +189,47 @@ class Colorizer:
         return x.clamp(0, 1), (ph / h, pw / w)
 
     @torch.inference_mode()
-    def predict(self, image) -> Prediction:
-        """Per-pixel colour histograms of ``image`` (PIL image, array or ``io.Photo``)."""
+    def predict(self, image, size: int | None = None) -> Prediction:
+        """Per-pixel colour histograms of ``image`` (PIL image, array or ``io.Photo``);
+        ``size`` overrides the colorizer's processing size for this call."""
+        if size is not None and (size < 64 or size % 32):
+            raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}")
         photo = io.to_photo(image)
-        x, scale = self._prepare(photo.light)
+        x, scale = self._prepare(photo.light, size)
         logits = self.net.forward_dense(x.to(self.device))
         probs = {n: torch.softmax(v.float(), dim=1).cpu() for n, v in logits.items()}
         g = self.net.config.grid_stride
         return Prediction(probs, F.avg_pool2d(x, g)[:, 0], scale, photo.light.shape, g)
 
-    def _offset_grid(self, pred: Prediction) -> Tensor:
+    def _offset_grid(self, pred: Prediction, param: DecodeParam) -> Tensor:
         """Decoded colour on the grid as its offset from gray (1, 2, h, w), see ``color.colour_offset``."""
         gen = torch.Generator().manual_seed(self.seed)
-        hue, chroma = histograms.decode(pred.probs, self.decode_param, pred.light, gen)
+        hue, chroma = histograms.decode(pred.probs, param, pred.light, gen)
         return color.colour_offset(hue, chroma)
 
     @torch.inference_mode()
-    def colorize_light(self, light: np.ndarray) -> np.ndarray:
-        """Float RGB (H, W, 3) for lightness ``light`` (H, W); output channel mean equals ``light``."""
-        pred = self.predict(io.Photo(light))
-        off = self._offset_grid(pred)
+    def render(self, pred: Prediction, light: np.ndarray, param: DecodeParam | None = None) -> np.ndarray:
+        """Decode ``pred`` and bring its colour to ``light`` (H, W): float RGB (H, W, 3) whose channel
+        mean equals ``light``. ``light`` is the photo's lightness at full resolution or at any other
+        size (a preview); ``param`` overrides the colorizer's decoding. The network does not run."""
+        off = self._offset_grid(pred, param or self.decode_param)
         if self.guided:
             coef = guided_coefficients(pred.light[:, None], off, self.guide_radius, self.guide_eps)
         else:
             coef = torch.cat([torch.zeros_like(off), off], dim=1)
         h, w = light.shape
         g = pred.grid_stride
-        # Full-resolution pixel x sits at grid coordinate (x + 0.5) * scale / g: bilinear along the
-        # width once for all grid rows, then along the height one strip of rows at a time.
-        sx = g / pred.scale[1]
-        rows_w = F.interpolate(coef, scale_factor=(1.0, sx), mode="bilinear", align_corners=False,
+        # light's pixel x sits at grid coordinate (x + 0.5) * scale / g: bilinear along the width
+        # once for all grid rows, then along the height one strip of rows at a time.
+        sy = pred.scale[0] * pred.image_size[0] / h
+        sx = pred.scale[1] * pred.image_size[1] / w
+        rows_w = F.interpolate(coef, scale_factor=(1.0, g / sx), mode="bilinear", align_corners=False,
                                recompute_scale_factor=False)[..., :w][0]  # fmt: skip
         out = np.empty((h, w, 3), np.float32)
         step = max(1, STRIP_PIXELS // w)
         for y0 in range(0, h, step):
             y1 = min(h, y0 + step)
-            u = ((torch.arange(y0, y1) + 0.5) * pred.scale[0] / g - 0.5).clamp(0, rows_w.shape[1] - 1)
+            u = ((torch.arange(y0, y1) + 0.5) * sy / g - 0.5).clamp(0, rows_w.shape[1] - 1)
             i0 = u.floor().long()
             i1 = (i0 + 1).clamp(max=rows_w.shape[1] - 1)
             c = torch.lerp(rows_w[:, i0], rows_w[:, i1], (u - i0).view(1, -1, 1))
@@ -221,6 +237,10 @@ class Colorizer:
             rgb = color.offset_to_rgb(lt, c[:2] * lt + c[2:])
             out[y0:y1] = rgb.permute(1, 2, 0).numpy()
         return out
+
+    def colorize_light(self, light: np.ndarray) -> np.ndarray:
+        """Float RGB (H, W, 3) for lightness ``light`` (H, W); output channel mean equals ``light``."""
+        return self.render(self.predict(io.Photo(light)), light)
 
     def colorize_photo(self, photo: io.Photo) -> np.ndarray:
         """Float RGB for a decoded ``io.Photo``."""
