@@ -4,6 +4,7 @@
     autocolor scans/ -r -o colorized/          a folder tree, mirrored under colorized/
     autocolor train PHOTOS... --out runs/x     train (see autocolor train -h)
     autocolor data fetch DIR                   fetch the training and evaluation photo sets
+    autocolor serve                            the web demo on http://127.0.0.1:7860
 
 Exit status: 0 if every photo was colorized, 1 if any failed (the batch goes on), 2 on a usage
 error or when no model is available.
@@ -25,7 +26,7 @@ from . import __version__, io
 from .histograms import CHROMA_METHODS, DEFAULT_PARAM, HUE_METHODS, DecodeParam
 from .model import CheckpointError
 
-SUBCOMMANDS = ("train", "data", "evaluate")
+SUBCOMMANDS = ("train", "data", "evaluate", "serve")
 
 
 def _size(text: str) -> int:
@@ -260,6 +261,48 @@ def data_main(argv: list[str]) -> int:
     return 0
 
 
+def serve_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="autocolor serve",
+        description="The web demo: drop photos into a page and see them colorized (needs autocolor[demo]).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("-w", "--weights", action="append", default=[], help="a checkpoint to offer (repeatable)")
+    p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--max-pixels", type=float, default=50e6, help="refuse larger photos (default 50e6)")
+    p.add_argument("--max-upload-mb", type=float, default=50, help="refuse larger uploads (default 50 MB)")
+    p.add_argument("--queue-size", type=int, default=32, help="requests waiting at most (default 32)")
+    p.add_argument("--open", action="store_true", help="open the page in a browser")
+    args = p.parse_args(argv)
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        print("autocolor serve: error: the demo needs Gradio: pip install 'autocolor[demo]'", file=sys.stderr)
+        return 2
+    from . import demo
+
+    try:
+        models = demo.Models.find(args.weights, args.device)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"autocolor serve: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        demo.serve(
+            models,
+            args.host,
+            args.port,
+            int(args.max_pixels),
+            args.max_upload_mb,
+            args.queue_size,
+            args.open,
+        )
+    except OSError as err:  # e.g. the port is taken
+        print(f"autocolor serve: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "train":
@@ -272,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         from . import evaluate
 
         return evaluate.main(argv[1:])
+    if argv and argv[0] == "serve":
+        return serve_main(argv[1:])
     return colorize_main(argv)
 
 

@@ -1,0 +1,168 @@
+"""The web demo's logic, without a browser (the page itself: test_demo_browser.py)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from autocolor import demo
+from autocolor.pipeline import Colorizer
+
+
+@pytest.fixture()
+def models(checkpoint) -> demo.Models:
+    return demo.Models({"test": functools.partial(Colorizer.load, checkpoint)})
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    rgb = rgb.astype(np.float32)
+    return float(np.mean(rgb.max(axis=2) - rgb.min(axis=2)))
+
+
+def test_settings_choose_the_decoding():
+    assert str(demo.Settings("m").param()) == "median:expectation-cf"
+    assert str(demo.Settings("m", fade=False).param()) == "median:expectation"
+    assert str(demo.Settings("m", chroma="mode", hue="mode", fade=True).param()) == "mode:mode"
+    p = demo.Settings("m", boost=2, temperature=0.5).param()
+    assert (p.boost, p.temperature) == (2.0, 0.5)
+    with pytest.raises(ValueError):
+        demo.Settings("m", hue="expectation-cf-typo").param()
+
+
+def test_uploads_are_read_once_and_bad_files_named(photo_dir, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture")
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    session = demo.Session()
+    paths = [str(photo_dir / "chelsea.png"), str(bad), str(empty)]
+    errors = demo.update_entries(session, paths, demo.DEFAULT_MAX_PIXELS)
+    assert [e.name for e in session.entries] == ["chelsea.png"]
+    # one line each, named by the file's own name, not the server's temporary path
+    assert errors == ["notes.png: not an image Pillow can read", "empty.jpg: empty file (0 bytes)"]
+    first = session.entries[0]
+    demo.update_entries(session, [str(photo_dir / "coffee.png"), str(photo_dir / "chelsea.png")], 10**8)
+    assert session.entries[1] is first  # not read again
+    assert demo.update_entries(session, [str(photo_dir / "chelsea.png")], 1000) == []  # kept, not re-read
+    fresh = demo.Session()
+    assert "exceeds the limit of 0 MP" in demo.update_entries(fresh, [str(photo_dir / "coffee.png")], 1000)[0]
+
+
+def test_decoding_controls_reuse_the_histograms(models, photo_dir, tmp_path, monkeypatch):
+    session = demo.Session()
+    demo.update_entries(session, [str(photo_dir / "coffee.png")], demo.DEFAULT_MAX_PIXELS)
+    net = models.get("test").net
+    calls = []
+    real = net.forward_dense
+    monkeypatch.setattr(net, "forward_dense", lambda x: calls.append(x.shape) or real(x))
+    demo.run(session, models, demo.Settings("test", boost=1.0), tmp_path)
+    assert len(calls) == 1
+    entry = session.current()
+    before, path = entry.colorized.copy(), entry.download
+    demo.redecode(session, models, demo.Settings("test", boost=3.0), tmp_path)
+    demo.run(session, models, demo.Settings("test", boost=3.0, chroma="q75"), tmp_path)
+    assert len(calls) == 1  # decoding changes: no network
+    assert colourfulness(entry.colorized) > colourfulness(before)
+    assert entry.download == path  # the download is replaced in place
+    demo.run(session, models, demo.Settings("test", size=256), tmp_path)
+    assert len(calls) == 2 and calls[1][-2:] != calls[0][-2:]  # a new size runs the network
+
+
+def test_previews_are_small_and_downloads_full_resolution(models, astronaut, tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "PREVIEW_SIDE", 200)
+    rgba = tmp_path / "astronaut.png"
+    with Image.open(astronaut) as im:
+        im = im.convert("RGBA")
+        im.putalpha(128)
+        im.save(rgba)
+    session = demo.Session()
+    demo.update_entries(session, [str(rgba)], demo.DEFAULT_MAX_PIXELS)
+    demo.run(session, models, demo.Settings("test"), tmp_path)
+    entry = session.current()
+    assert entry.colorized.shape == entry.original.shape == (200, 200, 3)
+    assert entry.download.parent.parent == tmp_path
+    with Image.open(entry.download) as out:
+        assert out.size == (512, 512) and out.mode == "RGBA"  # alpha kept, as the command does
+        a = np.asarray(out).astype(np.float32)
+    assert np.all(a[..., 3] == 128)
+    lightness = a[..., :3].mean(axis=2) / 255
+    assert np.abs(lightness - entry.photo.light).max() < 2.5 / 255  # the photo's own lightness
+    folder = session.folder
+    session.close()
+    assert not folder.exists()
+
+
+def test_pixel_histograms_and_figure(models, astronaut, tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "PREVIEW_SIDE", 128)
+    session = demo.Session()
+    demo.update_entries(session, [str(astronaut)], demo.DEFAULT_MAX_PIXELS)
+    settings = demo.Settings("test")
+    demo.run(session, models, settings, tmp_path)
+    entry = session.current()
+    info = demo.pixel_info(entry, 64, 32, settings)
+    assert info.text.startswith("pixel (258, 130) of 512×512")  # preview (64, 32) at full resolution
+    assert set(info.hists) == {"hue", "chroma"}
+    for p in info.hists.values():
+        assert p.shape == (32,) and abs(p.sum() - 1) < 1e-4
+    # the histograms at a pixel are those the whole photo was decoded from: preview pixel (64, 32)
+    # covers full-resolution (256..259, 128..131), centred at (257.5, 129.5), between grid knots
+    full = entry.pred.full_resolution()["hue"][0, :, 129:131, 257:259].mean(dim=(1, 2))
+    assert np.allclose(info.hists["hue"], full.numpy(), atol=1e-6)
+    assert 0 <= info.hue < 1 and info.chroma >= 0
+    fig = demo.histogram_figure(info)
+    assert [ax.get_title() for ax in fig.axes] == ["hue histogram", "chroma histogram"]
+    fig.savefig(tmp_path / "hist.png")
+    assert (tmp_path / "hist.png").stat().st_size > 1000
+
+
+def test_models_load_once_and_unknown_names_fail(checkpoint):
+    loads = []
+
+    def factory():
+        loads.append(1)
+        return Colorizer.load(checkpoint)
+
+    models = demo.Models({"a": factory})
+    assert models.get("a") is models.get("a") and len(loads) == 1
+    with pytest.raises(ValueError):
+        models.get("b")
+    with pytest.raises(FileNotFoundError):
+        demo.Models.find(["/no/such/model.pt"])
+    assert "effnet-lite0 (bundled)" in demo.Models.find().names
+    assert demo.Models.find([str(checkpoint)]).names[-1] == checkpoint.name
+
+
+def test_page_builds(models, tmp_path):
+    gr = pytest.importorskip("gradio")
+    page = demo.build(models, tmp_path)
+    assert isinstance(page, gr.Blocks)
+    ids = {c.get("props", {}).get("elem_id") for c in page.config["components"]}
+    assert {"upload", "colorized", "histograms", "downloads"} <= ids
+
+
+def test_colour_spread_is_small_when_sure_and_large_when_hues_compete():
+    k = 32
+    one = torch.zeros(1, k, 1, 1)
+    one[:, 20] = 1
+    uniform = torch.full((1, k, 1, 1), 1 / k)
+    gray = torch.zeros(1, k, 1, 1)
+    gray[:, 0] = 1
+    sure = demo.colour_spread({"hue": one, "chroma": one})
+    sure_gray = demo.colour_spread({"hue": uniform, "chroma": gray})
+    torn = demo.colour_spread({"hue": uniform, "chroma": one})  # chroma 0.64, any hue
+    assert float(sure) < 1e-3 and float(sure_gray) < 0.02
+    assert abs(float(torn) - 20.5 / 32) < 1e-3
+    lab = demo.colour_spread({"a": uniform, "b": one})
+    assert lab.shape == (1, 1, 1, 1) and float(lab) > 0.2
+
+
+def test_uncertainty_map_has_the_preview_size(models, photo_dir, tmp_path):
+    session = demo.Session()
+    demo.update_entries(session, [str(photo_dir / "rocket.jpg")], demo.DEFAULT_MAX_PIXELS)
+    demo.run(session, models, demo.Settings("test"), tmp_path)
+    entry = session.current()
+    assert entry.doubt.shape == entry.colorized.shape and entry.doubt.dtype == np.uint8
