@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.util
 import os
 import sys
 import time
@@ -275,9 +276,7 @@ def serve_main(argv: list[str]) -> int:
     p.add_argument("--queue-size", type=int, default=32, help="requests waiting at most (default 32)")
     p.add_argument("--open", action="store_true", help="open the page in a browser")
     args = p.parse_args(argv)
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("gradio") is None:  # not imported here: serve() configures it first
         print("autocolor serve: error: the demo needs Gradio: pip install 'autocolor[demo]'", file=sys.stderr)
         return 2
     from . import demo

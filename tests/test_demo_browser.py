@@ -55,13 +55,13 @@ def colourfulness(png: bytes) -> tuple[tuple[int, int], float]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """``autocolor serve`` in a subprocess, started in an empty folder; stopped with SIGTERM, after
-    which its temporary folder must be gone and the working folder still empty."""
+    """``autocolor serve`` in a subprocess, started in an empty folder with its own TMPDIR; stopped
+    with SIGTERM, after which both must be empty."""
     pytest.importorskip("gradio")
-    cwd = tmp_path_factory.mktemp("cwd")
+    cwd, tmp = tmp_path_factory.mktemp("cwd"), tmp_path_factory.mktemp("tmp")
     port = _free_port()
     cmd = [sys.executable, "-m", "autocolor.cli", "serve", "--port", str(port), "--max-upload-mb", "1"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp)}  # its temporary files go here
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -82,7 +82,8 @@ def server(tmp_path_factory):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert "Traceback" not in out, out
-    assert not root.exists(), "temporary files were left behind"
+    assert root.parent == tmp and not root.exists(), "temporary files were left behind"
+    assert list(tmp.iterdir()) == [], "temporary files were left behind"
     assert list(cwd.iterdir()) == [], "the server wrote into its working folder"
 
 
