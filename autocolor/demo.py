@@ -205,30 +205,39 @@ def doubt_image(entry: Entry) -> np.ndarray:
     return io.quantize(colormaps["magma"]((spread / 0.4).clamp(0, 1).numpy())[..., :3], 8)
 
 
-def run(session: Session, models: Models, settings: Settings, root: Path) -> None:
-    """Predict where the model or size changed, then decode every entry with ``settings``."""
+def run(session: Session, models: Models, settings: Settings) -> None:
+    """Predict where the model or size changed, then decode every entry's preview."""
     colorizer = models.get(settings.model)
     for entry in session.entries:
         if entry.made_with != (settings.model, settings.size):
             entry.pred = colorizer.predict(entry.photo, size=settings.size)
             entry.made_with = (settings.model, settings.size)
             entry.doubt = doubt_image(entry)
-    redecode(session, models, settings, root)
+    redecode(session, models, settings)
 
 
-def redecode(session: Session, models: Models, settings: Settings, root: Path) -> None:
-    """Decode the cached histograms again (no network): previews and full-resolution files."""
+def redecode(session: Session, models: Models, settings: Settings) -> None:
+    """Decode the cached histograms again (no network) into the previews; downloads are now stale."""
+    colorizer = models.get(settings.model)
+    param = settings.param()
+    for entry in session.entries:
+        if entry.pred is not None:
+            entry.colorized = io.quantize(colorizer.render(entry.pred, entry.light, param), 8)
+            entry.download = None
+
+
+def write_downloads(session: Session, models: Models, settings: Settings, root: Path) -> None:
+    """The full-resolution results of the current decoding, written into the session's folder
+    (alpha, 16 bits, EXIF and ICC kept, as the command does)."""
     colorizer = models.get(settings.model)
     param = settings.param()
     if session.folder is None:
         session.folder = Path(tempfile.mkdtemp(prefix="session-", dir=root))
     for i, entry in enumerate(session.entries):
-        if entry.pred is None:
-            continue
-        entry.colorized = io.quantize(colorizer.render(entry.pred, entry.light, param), 8)
-        dst = session.folder / f"{i:03d}-{Path(entry.name).stem}-color.png"
-        io.write_image(dst, colorizer.render(entry.pred, entry.photo.light, param), like=entry.photo)
-        entry.download = dst
+        if entry.pred is not None:
+            dst = session.folder / f"{i:03d}-{Path(entry.name).stem}-color.png"
+            io.write_image(dst, colorizer.render(entry.pred, entry.photo.light, param), like=entry.photo)
+            entry.download = dst
 
 
 @dataclass
@@ -315,9 +324,10 @@ def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
         e = session.current()
         shots = [(x.colorized, x.name) for x in session.entries if x.colorized is not None]
         gallery = gr.Gallery(shots, visible=len(shots) > 1)  # a choice only with several photos
-        files = [str(x.download) for x in session.entries if x.download is not None]
+        ready = all(x.download is not None for x in session.entries)
+        files = [str(x.download) for x in session.entries] if session.entries and ready else None
         if e is None or e.colorized is None:
-            return gallery, None, None, None, None, None, files or None, session
+            return gallery, None, None, None, None, None, files, session
         pair = (e.gray, e.colorized)
         return gallery, e.original, e.gray, e.colorized, pair, e.doubt, files, session
 
@@ -326,27 +336,30 @@ def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
         lines += [f"⚠ {err}" for err in errors]
         return "\n\n".join(lines)
 
+    # Handlers yield twice: the previews at once, then the full-resolution downloads.
     def on_files(files, *args):
         *controls, session = args
         paths = [f if isinstance(f, str) else f.name for f in files or []]
         errors = update_entries(session, paths, max_pixels)
         for err in errors:
             gr.Warning(err)
-        if session.entries:
-            run(session, models, settings_of(*controls), root)
-        return (*detail(session), status_of(session, errors))
+        yield from refresh(session, settings_of(*controls), errors, network=True)
 
     def on_run(*args):
         *controls, session = args
-        if session.entries:
-            run(session, models, settings_of(*controls), root)
-        return (*detail(session), status_of(session, []))
+        yield from refresh(session, settings_of(*controls), [], network=True)
 
     def on_decode(*args):
         *controls, session = args
+        yield from refresh(session, settings_of(*controls), [], network=False)
+
+    def refresh(session: Session, settings: Settings, errors: list[str], network: bool):
         if session.entries:
-            redecode(session, models, settings_of(*controls), root)
-        return detail(session)
+            (run if network else redecode)(session, models, settings)
+        yield (*detail(session), status_of(session, errors))
+        if session.entries:
+            write_downloads(session, models, settings, root)
+            yield (*detail(session), status_of(session, errors))
 
     def on_select(session: Session, evt: gr.SelectData):
         session.selected = int(evt.index)
@@ -430,9 +443,9 @@ def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
         for c in (model, size):
             c.change(on_run, [*controls, session], [*shown, status], **heavy)
         for c in (chroma, hue, fade):
-            c.change(on_decode, [*controls, session], shown, **heavy)
+            c.change(on_decode, [*controls, session], [*shown, status], **heavy)
         for c in (boost, temperature):
-            c.release(on_decode, [*controls, session], shown, **heavy)
+            c.release(on_decode, [*controls, session], [*shown, status], **heavy)
         hue.change(lambda h: gr.Checkbox(interactive=h == "expectation"), hue, fade)
         gallery.select(on_select, session, shown[1:])
         for img in (colorized, gray, doubt):

@@ -59,16 +59,23 @@ def test_decoding_controls_reuse_the_histograms(models, photo_dir, tmp_path, mon
     calls = []
     real = net.forward_dense
     monkeypatch.setattr(net, "forward_dense", lambda x: calls.append(x.shape) or real(x))
-    demo.run(session, models, demo.Settings("test", boost=1.0), tmp_path)
+    demo.run(session, models, demo.Settings("test", boost=1.0))
+    demo.write_downloads(session, models, demo.Settings("test", boost=1.0), tmp_path)
     assert len(calls) == 1
     entry = session.current()
     before, path = entry.colorized.copy(), entry.download
-    demo.redecode(session, models, demo.Settings("test", boost=3.0), tmp_path)
-    demo.run(session, models, demo.Settings("test", boost=3.0, chroma="q75"), tmp_path)
+    with Image.open(path) as im:
+        first = np.asarray(im)
+    demo.redecode(session, models, demo.Settings("test", boost=3.0))
+    assert entry.download is None  # stale until written again
+    demo.run(session, models, demo.Settings("test", boost=3.0, chroma="q75"))
     assert len(calls) == 1  # decoding changes: no network
     assert colourfulness(entry.colorized) > colourfulness(before)
+    demo.write_downloads(session, models, demo.Settings("test", boost=3.0, chroma="q75"), tmp_path)
     assert entry.download == path  # the download is replaced in place
-    demo.run(session, models, demo.Settings("test", size=256), tmp_path)
+    with Image.open(path) as im:
+        assert colourfulness(np.asarray(im)) > colourfulness(first)
+    demo.run(session, models, demo.Settings("test", size=256))
     assert len(calls) == 2 and calls[1][-2:] != calls[0][-2:]  # a new size runs the network
 
 
@@ -81,7 +88,8 @@ def test_previews_are_small_and_downloads_full_resolution(models, astronaut, tmp
         im.save(rgba)
     session = demo.Session()
     demo.update_entries(session, [str(rgba)], demo.DEFAULT_MAX_PIXELS)
-    demo.run(session, models, demo.Settings("test"), tmp_path)
+    demo.run(session, models, demo.Settings("test"))
+    demo.write_downloads(session, models, demo.Settings("test"), tmp_path)
     entry = session.current()
     assert entry.colorized.shape == entry.original.shape == (200, 200, 3)
     assert entry.download.parent.parent == tmp_path
@@ -101,7 +109,7 @@ def test_pixel_histograms_and_figure(models, astronaut, tmp_path, monkeypatch):
     session = demo.Session()
     demo.update_entries(session, [str(astronaut)], demo.DEFAULT_MAX_PIXELS)
     settings = demo.Settings("test")
-    demo.run(session, models, settings, tmp_path)
+    demo.run(session, models, settings)
     entry = session.current()
     info = demo.pixel_info(entry, 64, 32, settings)
     assert info.text.startswith("pixel (258, 130) of 512×512")  # preview (64, 32) at full resolution
@@ -163,6 +171,6 @@ def test_colour_spread_is_small_when_sure_and_large_when_hues_compete():
 def test_uncertainty_map_has_the_preview_size(models, photo_dir, tmp_path):
     session = demo.Session()
     demo.update_entries(session, [str(photo_dir / "rocket.jpg")], demo.DEFAULT_MAX_PIXELS)
-    demo.run(session, models, demo.Settings("test"), tmp_path)
+    demo.run(session, models, demo.Settings("test"))
     entry = session.current()
     assert entry.doubt.shape == entry.colorized.shape and entry.doubt.dtype == np.uint8
