@@ -404,8 +404,8 @@ class TrainingCrops(Dataset):
         pts = torch.randint(self.margin, self.crop - self.margin, (self.points, 2), generator=g)
         bins = histograms.bin_indices(rgb, self.head)
         light = color.lightness(rgb)
-        _, chroma = color.hue_chroma(rgb)
         py, px = pts[:, 0], pts[:, 1]
+        chroma = color.hue_chroma(rgb[:, py, px, None])[1][:, 0]  # at the points only
         targets = {
             name: histograms.window_targets(b[None], self.sizes[name], pts[None], self.window)[0]
             for name, b in bins.items()
@@ -414,6 +414,6 @@ class TrainingCrops(Dataset):
             "gray": light[None],
             "points": pts.float() + 0.5,  # pixel centres, continuous coordinates
             "targets": targets,
-            "chroma": chroma[py, px],
+            "chroma": chroma,
             "light": light[py, px],
         }
