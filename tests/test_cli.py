@@ -1,3 +1,4 @@
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -110,3 +111,12 @@ def test_bundled_model_colorizes_offline(astronaut, tmp_path):
         a = np.asarray(im.convert("RGB"), np.float32)
     assert a.shape == (512, 512, 3)
     assert np.abs(a - a.mean(axis=2, keepdims=True)).mean() > 2  # not a gray picture
+
+
+def test_serve_explains_what_is_missing(monkeypatch, capsys):
+    assert cli.main(["serve", "-w", "/no/such/model.pt"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "gradio" else real(n, *a))
+    assert cli.main(["serve"]) == 2
+    assert "pip install 'autocolor[demo]'" in capsys.readouterr().err
