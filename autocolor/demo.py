@@ -26,6 +26,7 @@ from PIL import Image
 from torch import Tensor
 
 from . import io
+from .backbones import BACKBONES
 from .histograms import CHROMA_METHODS, HUE_METHODS, DecodeParam, decode, gaussian_centres
 from .pipeline import Colorizer, Prediction, bundled_weights
 
@@ -68,7 +69,7 @@ class Models:
     def find(cls, weights: list[str] | None = None, device: str = "auto") -> "Models":
         """The bundled models that are installed, then each checkpoint in ``weights`` (by file name)."""
         factories: dict[str, Callable[[], Colorizer]] = {}
-        for backbone in ("effnet-lite0", "effnet-lite2", "vgg16-gray"):
+        for backbone in BACKBONES:
             if bundled_weights(backbone).exists():
                 factories[f"{backbone} (bundled)"] = functools.partial(
                     Colorizer.from_pretrained, backbone, device=device
@@ -309,7 +310,7 @@ result to see the hue and chroma histograms the network predicted there: the col
 from them (Larsson, Maire & Shakhnarovich, *Learning Representations for Automatic Colorization*,
 ECCV 2016). Decoding controls re-decode the cached histograms without running the network."""
 
-CSS = "#colorized img, #gray img { cursor: crosshair; } footer { display: none !important; }"
+CSS = "#colorized img, #gray img, #doubt img { cursor: crosshair; } footer { display: none !important; }"
 
 
 def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
