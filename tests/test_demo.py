@@ -174,3 +174,32 @@ def test_uncertainty_map_has_the_preview_size(models, photo_dir, tmp_path):
     demo.run(session, models, demo.Settings("test"))
     entry = session.current()
     assert entry.doubt.shape == entry.colorized.shape and entry.doubt.dtype == np.uint8
+
+
+def test_odd_uploads_come_out_right(models, astronaut, tmp_path):
+    """16-bit gray, CMYK, palette and an EXIF-rotated JPEG: upright previews and faithful downloads."""
+    with Image.open(astronaut) as im:
+        rgb = im.convert("RGB").resize((96, 64))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to view
+    files = {
+        "gray16.png": (Image.fromarray(np.asarray(rgb.convert("L"), np.uint16) * 257), {}),
+        "cmyk.jpg": (rgb.convert("CMYK"), {}),
+        "palette.png": (rgb.convert("P"), {}),
+        "rotated.jpg": (rgb, {"exif": exif.tobytes()}),
+    }
+    paths = []
+    for name, (im, kw) in files.items():
+        im.save(tmp_path / name, **kw)
+        paths.append(str(tmp_path / name))
+    session = demo.Session()
+    assert demo.update_entries(session, paths, demo.DEFAULT_MAX_PIXELS) == []
+    demo.run(session, models, demo.Settings("test"))
+    demo.write_downloads(session, models, demo.Settings("test"), tmp_path)
+    for entry in session.entries:
+        upright = (96, 64) if entry.name == "rotated.jpg" else (64, 96)
+        assert entry.original.shape == entry.colorized.shape == (*upright, 3), entry.name
+        with Image.open(entry.download) as out:
+            assert out.size == upright[::-1]
+        bits = 16 if entry.name == "gray16.png" else 8
+        assert entry.photo.bits == bits and entry.download.read_bytes()[24] == bits  # PNG IHDR bit depth
