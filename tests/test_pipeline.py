@@ -4,6 +4,7 @@ import torch
 from PIL import Image
 
 from autocolor import Colorizer, io
+from autocolor.histograms import DecodeParam
 from autocolor.pipeline import ModelNotAvailable, guided_coefficients, processing_size
 
 
@@ -60,6 +61,27 @@ def test_predict_returns_histograms(colorizer, astronaut):
     assert pred.probs["hue"].shape[-2:] == (64, 64)  # 512 -> 256 processed -> stride 4
     full = pred.full_resolution()
     assert full["hue"].shape == (1, 32, 512, 512)
+
+
+def test_render_reuses_a_prediction_at_any_resolution(colorizer, astronaut):
+    photo = io.read_image(astronaut)
+    pred = colorizer.predict(photo)
+    full = colorizer.render(pred, photo.light)
+    assert np.array_equal(full, colorizer.colorize_photo(photo))  # predict + render is colorize
+    small_light = photo.light.reshape(128, 4, 128, 4).mean(axis=(1, 3))
+    small = colorizer.render(pred, small_light)
+    assert small.shape == (128, 128, 3) and np.allclose(small.mean(axis=2), small_light, atol=1e-5)
+    # the preview's colour is the full-resolution colour, seen smaller (chroma offset from gray)
+    offset_full = (full - full.mean(axis=2, keepdims=True)).reshape(128, 4, 128, 4, 3).mean(axis=(1, 3))
+    assert np.abs((small - small.mean(axis=2, keepdims=True)) - offset_full).mean() < 0.01
+    boosted = colorizer.render(pred, photo.light, DecodeParam.parse(None, boost=2.0))
+    assert (
+        np.abs(boosted - boosted.mean(axis=2, keepdims=True)).mean()
+        > np.abs(full - full.mean(axis=2, keepdims=True)).mean()
+    )
+    for y, x in ((0, 0), (200, 311), (511, 511)):  # at() reads what full_resolution() holds
+        at = pred.at(y, x)
+        assert torch.allclose(at["hue"], pred.full_resolution()["hue"][0, :, y, x], atol=1e-6)
 
 
 def test_colour_input_is_colorized_from_its_own_lightness(colorizer, astronaut):
