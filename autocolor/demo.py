@@ -10,7 +10,6 @@ only wires them to components, and ``serve`` owns the temporary folder and the s
 """
 
 import functools
-import math
 import os
 import shutil
 import signal
@@ -27,7 +26,15 @@ from torch import Tensor
 
 from . import io
 from .backbones import BACKBONES
-from .histograms import CHROMA_METHODS, HUE_METHODS, DecodeParam, decode, gaussian_centres
+from .histograms import (
+    CHROMA_METHODS,
+    HUE_METHODS,
+    DecodeParam,
+    bin_centres,
+    decode,
+    gaussian_centres,
+    hue_resultant,
+)
 from .pipeline import Colorizer, Prediction, bundled_weights
 
 PREVIEW_SIDE = 1280  # longest side of the images sent to the page (downloads are full resolution)
@@ -110,7 +117,12 @@ class Entry:
 
     @property
     def gray(self) -> np.ndarray:
-        return np.round(self.light * 255).astype(np.uint8)
+        return io.quantize(self.light)
+
+    def full_res_coords(self, y, x):
+        """Full-resolution pixel coordinates (floats or tensors) of preview pixel (y, x)."""
+        (ph, pw), (h, w) = self.light.shape, self.photo.light.shape
+        return (y + 0.5) * h / ph - 0.5, (x + 0.5) * w / pw - 0.5
 
 
 @dataclass
@@ -140,12 +152,11 @@ def preview(im: Image.Image, side: int | None = None) -> Image.Image:
 def load_entry(path: str, max_pixels: int) -> Entry:
     """Read an uploaded file (raises ``io.ImageError`` with a one-line message)."""
     im = io.open_image(path, max_pixels)
-    photo = io.to_photo(im)
-    photo.exif, photo.icc = im.info.get("exif_bytes"), im.info.get("icc_profile")
+    photo = io.opened_photo(im)
     small = preview(im)
     light = io.to_photo(small).light
     if photo.bits == 16:  # Pillow shows 16-bit gray only as 8-bit gray
-        shown = np.repeat(np.round(light * 255).astype(np.uint8)[..., None], 3, axis=2)
+        shown = np.repeat(io.quantize(light)[..., None], 3, axis=2)
     else:
         shown = np.asarray(small.convert("RGB"))
     return Entry(Path(path).name, str(path), photo, shown, light)
@@ -177,11 +188,9 @@ def colour_spread(probs: dict[str, Tensor]) -> Tensor:
     Lab heads: sqrt(Var a + Var b) / 100.
     """
     if "hue" in probs:
-        k = probs["hue"].shape[1]
-        centres = ((torch.arange(k) + 0.5) / k).view(1, k, 1, 1)
-        theta = 2 * math.pi * centres
-        ph, pc = probs["hue"], probs["chroma"]
-        r = torch.hypot((ph * torch.cos(theta)).sum(1), (ph * torch.sin(theta)).sum(1))
+        pc = probs["chroma"]
+        r = torch.hypot(*hue_resultant(probs["hue"]))
+        centres = bin_centres(pc.shape[1], pc)
         ec, ec2 = (pc * centres).sum(1), (pc * centres**2).sum(1)
         return (ec2 - (ec * r) ** 2).clamp(min=0).sqrt()[:, None]
     if "ab" in probs:
@@ -199,9 +208,9 @@ def doubt_image(entry: Entry) -> np.ndarray:
     """``colour_spread`` at each preview pixel as a uint8 RGB heat map (dark: sure, bright: unsure)."""
     from matplotlib import colormaps
 
-    (ph, pw), (h, w) = entry.light.shape, entry.photo.light.shape
-    ys = ((torch.arange(ph) + 0.5) * h / ph - 0.5).view(1, -1, 1).expand(1, ph, pw)
-    xs = ((torch.arange(pw) + 0.5) * w / pw - 0.5).view(1, 1, -1).expand(1, ph, pw)
+    ph, pw = entry.light.shape
+    ys, xs = entry.full_res_coords(torch.arange(ph).view(1, -1, 1), torch.arange(pw).view(1, 1, -1))
+    ys, xs = ys.expand(1, ph, pw), xs.expand(1, ph, pw)
     spread = entry.pred.read(ys, xs, {"s": colour_spread(entry.pred.probs)})["s"][0, 0]
     return io.quantize(colormaps["magma"]((spread / 0.4).clamp(0, 1).numpy())[..., :3], 8)
 
@@ -253,9 +262,8 @@ class PixelInfo:
 
 def pixel_info(entry: Entry, x: float, y: float, settings: Settings) -> PixelInfo:
     """The histograms at preview pixel (x, y) of ``entry`` and its decoded colour."""
-    ph, pw = entry.light.shape
     h, w = entry.photo.light.shape
-    fy, fx = (y + 0.5) * h / ph - 0.5, (x + 0.5) * w / pw - 0.5
+    fy, fx = entry.full_res_coords(y, x)
     hists = entry.pred.at(fy, fx)
     yy, xx = min(int(round(fy)), h - 1), min(int(round(fx)), w - 1)
     light = torch.tensor(float(entry.photo.light[max(yy, 0), max(xx, 0)])).view(1, 1, 1)

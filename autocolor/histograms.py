@@ -175,10 +175,17 @@ def quantile(p: Tensor, q: Tensor | float, interpolate: bool = False) -> Tensor:
     return (idx.to(p.dtype) + frac) / k
 
 
-def _centres(k: int, like: Tensor) -> Tensor:
+def bin_centres(k: int, like: Tensor) -> Tensor:
+    """Centres in [0, 1] of k uniform bins, shaped to broadcast against histograms ``like`` (N, K, ...)."""
     return ((torch.arange(k, device=like.device, dtype=like.dtype) + 0.5) / k).view(
         1, k, *([1] * (like.dim() - 2))
     )
+
+
+def hue_resultant(p: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean of e^(i theta) under hue histograms p (N, K, ...), as (x, y); its length is R in [0, 1]."""
+    theta = 2 * math.pi * bin_centres(p.shape[1], p)
+    return (p * torch.cos(theta)).sum(dim=1), (p * torch.sin(theta)).sum(dim=1)
 
 
 def _draws(p: Tensor, per_pixel: bool, gen: torch.Generator | None) -> Tensor:
@@ -196,7 +203,7 @@ def decode_chroma(p: Tensor, method: str, gen: torch.Generator | None = None) ->
     if method == "q75":
         return quantile(p, 0.75)
     if method == "expectation":
-        return (p * _centres(p.shape[1], p)).sum(dim=1)
+        return (p * bin_centres(p.shape[1], p)).sum(dim=1)
     if method == "mode":  # the bin centre (the original returned the left edge, argmax / K)
         return (p.argmax(dim=1).to(p.dtype) + 0.5) / p.shape[1]
     if method in ("pixelwise", "once"):
@@ -214,8 +221,7 @@ def decode_hue(p: Tensor, method: str, gen: torch.Generator | None = None) -> tu
     k = p.shape[1]
     ones = torch.ones_like(p[:, 0])
     if method in ("expectation", "expectation-cf"):
-        theta = 2 * math.pi * _centres(k, p)
-        zx, zy = (p * torch.cos(theta)).sum(dim=1), (p * torch.sin(theta)).sum(dim=1)
+        zx, zy = hue_resultant(p)
         hue = (torch.atan2(zy, zx) / (2 * math.pi)) % 1.0
         if method == "expectation":
             return hue, ones

@@ -120,12 +120,16 @@ def _exif_without_orientation(im: Image.Image) -> bytes | None:
     return exif.tobytes() if len(exif) else None
 
 
-def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
-    """Read ``path`` as a ``Photo`` (lightness, alpha, depth, metadata)."""
-    im = open_image(path, max_pixels)
+def opened_photo(im: Image.Image) -> Photo:
+    """The ``Photo`` of an image ``open_image`` returned, its EXIF and ICC profile kept."""
     photo = _from_pil(im)
     photo.exif, photo.icc = im.info.get("exif_bytes"), im.info.get("icc_profile")
     return photo
+
+
+def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    """Read ``path`` as a ``Photo`` (lightness, alpha, depth, metadata)."""
+    return opened_photo(open_image(path, max_pixels))
 
 
 def to_photo(image) -> Photo:
