@@ -328,47 +328,56 @@ def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
     def settings_of(model, size, chroma, hue, fade, boost, temperature) -> Settings:
         return Settings(model, int(size), chroma, hue, bool(fade), float(boost), float(temperature))
 
-    def detail(session: Session):
-        """Outputs for the selected photo, plus the gallery and the downloads."""
+    # Outputs, in the order of ``shown`` below. Unchanged images are skipped, not sent again: Gradio
+    # rewrites an image's cache file in place each time it is sent, under a reader's feet.
+    def files_of(session: Session) -> list[str] | None:
+        ready = session.entries and all(x.download is not None for x in session.entries)
+        return [str(x.download) for x in session.entries] if ready else None
+
+    def detail(session: Session, photo_changed: bool = True):
+        """The gallery, the selected photo's views and the downloads; the original, gray and
+        uncertainty views only when ``photo_changed`` (a decoding change leaves them as they are)."""
         e = session.current()
         shots = [(x.colorized, x.name) for x in session.entries if x.colorized is not None]
         gallery = gr.Gallery(shots, visible=len(shots) > 1)  # a choice only with several photos
-        ready = all(x.download is not None for x in session.entries)
-        files = [str(x.download) for x in session.entries] if session.entries and ready else None
         if e is None or e.colorized is None:
-            return gallery, None, None, None, None, None, files, session
+            return gallery, None, None, None, None, None, files_of(session), session
+        fixed = (e.original, e.gray, e.doubt) if photo_changed else (gr.skip(),) * 3
         pair = (e.gray, e.colorized)
-        return gallery, e.original, e.gray, e.colorized, pair, e.doubt, files, session
+        return gallery, fixed[0], fixed[1], e.colorized, pair, fixed[2], files_of(session), session
 
     def status_of(session: Session, errors: list[str]) -> str:
         lines = [f"**{len(session.entries)}** photo(s) colorized."] if session.entries else []
         lines += [f"⚠ {err}" for err in errors]
         return "\n\n".join(lines)
 
-    # Handlers yield twice: the previews at once, then the full-resolution downloads.
+    # Each change shows the previews at once; ``on_downloads`` then writes the full-resolution files.
     def on_files(files, *args):
         *controls, session = args
         paths = [f if isinstance(f, str) else f.name for f in files or []]
         errors = update_entries(session, paths, max_pixels)
         for err in errors:
             gr.Warning(err)
-        yield from refresh(session, settings_of(*controls), errors, network=True)
+        return refresh(session, settings_of(*controls), errors, network=True)
 
     def on_run(*args):
         *controls, session = args
-        yield from refresh(session, settings_of(*controls), [], network=True)
+        return refresh(session, settings_of(*controls), [], network=True)
 
     def on_decode(*args):
         *controls, session = args
-        yield from refresh(session, settings_of(*controls), [], network=False)
+        return refresh(session, settings_of(*controls), [], network=False)
 
     def refresh(session: Session, settings: Settings, errors: list[str], network: bool):
         if session.entries:
             (run if network else redecode)(session, models, settings)
-        yield (*detail(session), status_of(session, errors))
+        return (*detail(session, photo_changed=network), status_of(session, errors))
+
+    def on_downloads(*args):
+        *controls, session = args
         if session.entries:
-            write_downloads(session, models, settings, root)
-            yield (*detail(session), status_of(session, errors))
+            write_downloads(session, models, settings_of(*controls), root)
+        return files_of(session), session
 
     def on_select(session: Session, evt: gr.SelectData):
         session.selected = int(evt.index)
@@ -385,7 +394,7 @@ def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
         return histogram_figure(info), info.text
 
     with gr.Blocks(title="autocolor", analytics_enabled=False, delete_cache=(900, 3600)) as page:
-        session = gr.State(Session(), time_to_live=6 * 3600, delete_callback=Session.close)
+        state = gr.State(Session(), time_to_live=6 * 3600, delete_callback=Session.close)
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
@@ -445,20 +454,24 @@ def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
                 )
 
         controls = [model, size, chroma, hue, fade, boost, temperature]
-        shown = [gallery, original, gray, colorized, slider, doubt, downloads, session]
+        shown = [gallery, original, gray, colorized, slider, doubt, downloads, state]
         heavy = {"concurrency_id": "network", "concurrency_limit": 1}
-        files.upload(on_files, [files, *controls, session], [*shown, status], **heavy)
-        files.clear(on_files, [files, *controls, session], [*shown, status], **heavy)
-        for c in (model, size):
-            c.change(on_run, [*controls, session], [*shown, status], **heavy)
-        for c in (chroma, hue, fade):
-            c.change(on_decode, [*controls, session], [*shown, status], **heavy)
-        for c in (boost, temperature):
-            c.release(on_decode, [*controls, session], [*shown, status], **heavy)
+
+        def wire(event, handler, inputs):  # previews first, then the full-resolution files
+            event(handler, inputs, [*shown, status], **heavy).then(
+                on_downloads, [*controls, state], [downloads, state], **heavy
+            )
+
+        for event in (files.upload, files.clear):
+            wire(event, on_files, [files, *controls, state])
+        for event in (model.change, size.change):
+            wire(event, on_run, [*controls, state])
+        for event in (chroma.change, hue.change, fade.change, boost.release, temperature.release):
+            wire(event, on_decode, [*controls, state])
         hue.change(lambda h: gr.Checkbox(interactive=h == "expectation"), hue, fade)
-        gallery.select(on_select, session, shown[1:])
+        gallery.select(on_select, state, shown[1:])
         for img in (colorized, gray, doubt):
-            img.select(on_pixel, [*controls, session], [plot, info])
+            img.select(on_pixel, [*controls, state], [plot, info])
     return page
 
 

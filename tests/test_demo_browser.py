@@ -82,8 +82,9 @@ def server(tmp_path_factory):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert "Traceback" not in out, out
-    assert root.parent == tmp and not root.exists(), "temporary files were left behind"
-    assert list(tmp.iterdir()) == [], "temporary files were left behind"
+    left = sorted(str(f.relative_to(tmp)) for f in tmp.rglob("*"))
+    assert root.parent == tmp and not root.exists(), f"temporary files were left behind: {left}"
+    assert left == [], "temporary files were left behind"
     assert list(cwd.iterdir()) == [], "the server wrote into its working folder"
 
 
