@@ -15,6 +15,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -490,6 +491,7 @@ def serve(
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     print(f"temporary files: {root}", flush=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM ends like Ctrl-C: cleaned up
+    page = None
     try:
         import gradio as gr
 
@@ -511,4 +513,16 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        if page is not None:
+            page.close(verbose=False)  # no new work starts
+        remove_folder(root)
+
+
+def remove_folder(root: Path, quiet: float = 1.0, limit: float = 30.0) -> None:
+    """Remove ``root``, again while work still in flight writes into it, until it stays gone ``quiet`` s."""
+    deadline = time.monotonic() + limit
+    while True:
         shutil.rmtree(root, ignore_errors=True)
+        time.sleep(quiet)
+        if not root.exists() or time.monotonic() > deadline:
+            return
