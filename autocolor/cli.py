@@ -247,14 +247,21 @@ def data_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="autocolor data", description="Photo sets for training and evaluation.")
     sub = p.add_subparsers(dest="action", required=True)
     f = sub.add_parser("fetch", help="download the freely licensed photo sets (Debian, PyPI)")
-    f.add_argument("dest", help="folder to fill: DEST/train, DEST/eval, DEST/manifest.csv")
-    f.add_argument("--split", choices=("train", "eval", "both"), default="both")
-    f.add_argument("--package", action="append", default=[], help="only this source package (repeatable)")
+    f.add_argument("dest", help="folder to fill: DEST/train, DEST/val, DEST/eval and DEST/manifest.csv")
+    f.add_argument(
+        "--split",
+        choices=("train", "val", "eval", "all"),
+        default="all",
+        help="which split to fetch: train, val (to choose settings), eval (to report) or all (default: all)",
+    )
+    f.add_argument(
+        "--package", action="append", default=[], help="only this source package (repeatable; default: all)"
+    )
     args = p.parse_args(argv)
     from . import data
 
     try:
-        splits = ("train", "eval") if args.split == "both" else (args.split,)
+        splits = data.SPLITS if args.split == "all" else (args.split,)
         data.fetch(args.dest, splits, packages=tuple(args.package))
     except data.FetchError as err:
         print(f"autocolor data: error: {err}", file=sys.stderr)

@@ -14,6 +14,7 @@ import argparse
 import csv
 import math
 import os
+import shutil
 import signal
 import sys
 import time
@@ -32,6 +33,7 @@ from .model import HypercolumnColorizer, ModelConfig
 
 STATE_FILE = "state.pt"  # full training state, for --resume
 MODEL_FILE = "model.pt"  # weights + config, for autocolor --weights
+BEST_FILE = "best.pt"  # the saved model with the highest validation PSNR (with --val)
 
 
 @dataclass
@@ -51,6 +53,7 @@ class TrainConfig:
     points: int = 128
     margin: int = 16
     window: int = 7
+    cutouts: str = "composite"  # photos with transparency: pasted on other photos, or "mask"
     lightness_weight: bool = True
     optimizer: str = "adamw"  # or "sgd"
     lr: float = 3e-4
@@ -61,7 +64,7 @@ class TrainConfig:
     save_every: int = 500
     log_every: int = 10
     val: tuple[str, ...] = ()  # held-out photos scored at every save (PSNR, colourfulness, a contact sheet)
-    val_limit: int = 8
+    val_limit: int = 64
     workers: int = 2
     seed: int = 0
     device: str = "auto"
@@ -188,6 +191,18 @@ def validate(net: HypercolumnColorizer, photos: list[Path], out: Path, step: int
     return row
 
 
+def _best_validation(path: Path) -> dict | None:
+    """The ``val.csv`` row with the highest PSNR (the latest row of a step scored twice)."""
+    if not path.exists():
+        return None
+    with open(path, newline="") as f:
+        rows = {int(r["step"]): r for r in csv.DictReader(f)}
+    if not rows:
+        return None
+    step, row = max(rows.items(), key=lambda kv: float(kv[1]["psnr"]))
+    return {**row, "step": step}
+
+
 def train(
     cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None
 ) -> Path:
@@ -221,6 +236,7 @@ def train(
         cfg.margin,
         cfg.window,
         cfg.seed,
+        cfg.cutouts,
     )
 
     state = None
@@ -294,6 +310,9 @@ def train(
         model_lib.save(net, out / MODEL_FILE, step=step, init=cfg.init, photos=len(photos))
         if val_photos:
             row = validate(net, val_photos, out, step)
+            best = _best_validation(out / "val.csv")
+            if best is not None and best["step"] == step:  # early stopping: keep the best on validation
+                shutil.copyfile(out / MODEL_FILE, out / BEST_FILE)
             if board:
                 for k in ("psnr_gain", "colourfulness_ratio"):
                     board.add_scalar(f"val/{k}", row[k], step)

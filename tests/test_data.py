@@ -1,4 +1,6 @@
 import csv
+import io
+import struct
 from pathlib import Path
 
 import pytest
@@ -6,6 +8,53 @@ import torch
 from PIL import Image
 
 from autocolor import data
+from autocolor.data import containers, download
+
+
+def _jpeg(size) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (30, 120, 200)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def write_rcc(path: Path, files: dict[str, bytes]) -> None:
+    """A Qt resource archive (qres version 1) holding ``files``, one level of folders."""
+    folders = sorted({name.rsplit("/", 1)[0] for name in files})
+    names, name_offsets = b"", {}
+    for n in [*folders, *(f.rsplit("/", 1)[1] for f in files)]:
+        if n not in name_offsets:
+            name_offsets[n] = len(names)
+            names += struct.pack(">HI", len(n), 0) + n.encode("utf-16-be")
+    data, nodes = b"", [struct.pack(">IHII", 0, 2, len(folders), 1)]  # the root
+    first = 1 + len(folders)
+    leaves = []
+    for folder in folders:
+        mine = [f for f in files if f.rsplit("/", 1)[0] == folder]
+        nodes.append(struct.pack(">IHII", name_offsets[folder], 2, len(mine), first + len(leaves)))
+        leaves += mine
+    for f in leaves:
+        nodes.append(struct.pack(">IHHHI", name_offsets[f.rsplit("/", 1)[1]], 0, 0, 0, len(data)))
+        data += struct.pack(">I", len(files[f])) + files[f]
+    tree = b"".join(nodes)
+    header = 20
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"qres" + struct.pack(">IIII", 1, header, header + len(tree),
+                     header + len(tree) + len(data)) + tree + data + names)  # fmt: skip
+
+
+def _fake_file(path: Path) -> None:
+    """A small image at ``path``, or a container holding one where the pattern names a member."""
+    if "::" not in str(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (40, 20), (200, 30, 30)).save(path)
+        return
+    archive, _ = str(path).split("::")
+    archive = Path(archive)
+    if archive.suffix == ".rcc":
+        write_rcc(archive, {"resource/sample.webp": _jpeg((40, 20)), "resource/notes.qml": b"Item {}"})
+    else:  # an Edje theme: the largest JPEG stream is the photo
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        archive.write_bytes(b"EET" + _jpeg((16, 8)) + b"\0" * 9 + _jpeg((64, 36)) + b"\0" * 5)
 
 
 @pytest.fixture
@@ -16,26 +65,24 @@ def fake_packages(tmp_path, monkeypatch):
     def fake_download(source, cache):
         name = source.package.split("==")[0]
         root = tmp_path / "pkgs" / name
-        if not root.exists():
-            for pattern in source.patterns:
-                path = root / pattern.replace("*", "sample")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.new("RGB", (40, 20), (200, 30, 30)).save(path)
-            if name == "kphotoalbum":
-                index = root / "usr/share/kphotoalbum/demo/index.xml"
-                index.write_text('<db><images><image file="sample.jpg" angle="90"/></images></db>')
-            if source.kind == "deb":
-                doc = root / "usr/share/doc" / name / "copyright"
-                doc.parent.mkdir(parents=True, exist_ok=True)
-                doc.write_text(
-                    "Files: *\nCopyright: Someone\nLicense: GPL-2+\n\n"
-                    "Files: 16.04/Bridge_by_Sander_Klootwijk.jpg\nCopyright: 2018. Sander Klootwijk\n"
-                    "License: CC-BY-SA-4.0\n"
-                )
+        for pattern in source.patterns:
+            _fake_file(root / pattern.replace("*", "sample").replace("?", "1"))
+        if name == "kphotoalbum":
+            index = root / "usr/share/kphotoalbum/demo/index.xml"
+            index.write_text('<db><images><image file="sample.jpg" angle="90"/></images></db>')
+        if source.kind == "deb":
+            doc = root / "usr/share/doc" / name / "copyright"
+            doc.parent.mkdir(parents=True, exist_ok=True)
+            doc.write_text(
+                "Files: *\nCopyright: Someone\nLicense: GPL-2+\n\n"
+                "Files: 16.04/Bridge_by_Sander_Klootwijk.jpg\nCopyright: 2018. Sander Klootwijk\n"
+                "License: CC-BY-SA-4.0\n\n"
+                "Files: src/activities/erase/resource/*\nCopyright: A photographer\nLicense: CC0-1.0\n"
+            )
         roots[name] = root
         return root
 
-    monkeypatch.setattr(data, "_download", fake_download)
+    monkeypatch.setattr(download, "_download", fake_download)
     return roots
 
 
@@ -53,12 +100,43 @@ def test_fetch_builds_splits_and_manifest(tmp_path, fake_packages):
     assert other["licence"] == "GPL-2+"
     with Image.open(dest / "train" / "kphotoalbum" / "sample.jpg") as im:
         assert im.size == (20, 40)  # stored rotation applied
+    assert {r["split"] for r in rows} == {"train", "val", "eval"}
+    val = {r["package"] for r in rows if r["split"] == "val"}
+    assert not val & eval_pkgs
+    gc = next(r for r in rows if r["split"] == "val" and r["package"] == "gcompris-qt-data")
+    assert gc["file"] == "val/gcompris-qt-data/erase/sample.webp" and "erase.rcc::" in gc["path"]
+    assert not any(r["file"].endswith("notes.qml") for r in rows)
+    edj = next(r for r in rows if r["package"] == "enlightenment-data")
+    with Image.open(dest / edj["file"]) as im:
+        assert im.size == (64, 36)  # the largest stream, intact
+    stamps = [r["file"] for r in rows if r["package"] == "tuxpaint-stamps-default"]
+    assert len(stamps) == len(set(stamps)) and all(f.count("/") > 2 for f in stamps)  # sub-folders kept
+    walls = [r["file"] for r in rows if r["package"] == "plasma-workspace-wallpapers"]
+    assert len(walls) == 9 and len(set(walls)) == 9  # all called 2560x1600.jpg: kept apart
     again = data.fetch(tmp_path / "photos", log=lambda *_: None)  # idempotent
     assert (again / "manifest.csv").read_text() == (dest / "manifest.csv").read_text()
 
 
+def test_licence_patterns_match_converted_and_nested_files():
+    member = "usr/share/gcompris-qt/rcc/erase.rcc::gcompris/src/activities/erase/resource/gorilla.webp"
+    paragraphs = [
+        (["*"], "GPL-3+", "GCompris"),
+        (["src/activities/erase/resource/gorilla.jpg"], "CC-BY-SA-3.0", "A photographer"),
+        (["src/activities/lightsoff/resource/*"], "GPL-2+", "Other"),  # "*" is no file name
+    ]
+    assert download._licence_of(member, paragraphs) == ("CC-BY-SA-3.0", "A photographer")
+    assert download._licence_of("usr/share/x/other.webp", paragraphs)[0] == "GPL-3+"
+
+
+def test_rcc_members_read_back(tmp_path):
+    blob = _jpeg((40, 20))
+    write_rcc(tmp_path / "a.rcc", {"resource/p.jpg": blob, "resource/q.txt": b"text"})
+    found = {name: b for _, name, b in containers.members(tmp_path / "a.rcc")}
+    assert found == {"a/p.jpg": blob, "a/q.txt": b"text"}
+
+
 def test_fetch_reports_missing_tools(tmp_path, monkeypatch):
-    monkeypatch.setattr(data.shutil, "which", lambda _: None)
+    monkeypatch.setattr(download.shutil, "which", lambda _: None)
     with pytest.raises(data.FetchError, match="apt-get"):
         data.fetch(tmp_path, splits=("train",), log=lambda *_: None)
 
@@ -98,7 +176,7 @@ def test_grayscale_detection(tmp_path, photo_dir):
 
 @pytest.mark.slow
 def test_fetch_a_real_debian_package(tmp_path):
-    if data.shutil.which("apt-get") is None:
+    if download.shutil.which("apt-get") is None:
         pytest.skip("needs apt-get")
     try:
         dest = data.fetch(tmp_path, splits=("eval",), packages=("palapeli-data",), log=lambda *_: None)
@@ -110,3 +188,21 @@ def test_fetch_a_real_debian_package(tmp_path):
     for r in rows:
         with Image.open(dest / r["file"]) as im:
             assert im.mode == "RGB" and min(im.size) > 200
+
+
+@pytest.mark.parametrize("mode", ["composite", "mask"])
+def test_cutouts_are_pasted_and_sampled_on_the_object(tmp_path, photo_dir, mode):
+    cut = Image.new("RGBA", (60, 60), (0, 0, 0, 0))
+    cut.paste((220, 20, 20, 255), (10, 10, 50, 50))  # a red square, transparent around it
+    cut.save(tmp_path / "cut.png")
+    photos = [photo_dir / "coffee.png", tmp_path / "cut.png"]
+    assert [data.is_cutout(p) for p in photos] == [False, True]
+    ds = data.TrainingCrops(photos, crop=96, scale=(96, 128), points=32, seed=1, cutouts=mode)
+    n = next(k for k in range(20) if ds.is_cutout[ds._index(k)])
+    item = ds[n]
+    assert torch.equal(item["gray"], ds[n]["gray"])
+    red = item["targets"]["hue"].argmax(-1) == 0  # hue 0 = red
+    on_object = int(red.sum())
+    assert on_object >= (32 if mode == "mask" else 16)
+    if mode == "mask":
+        assert (item["gray"] == 0.5).float().mean() > 0.3  # flat gray around the object
