@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import glob
 import importlib.util
+import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -35,6 +37,24 @@ def _size(text: str) -> int:
     if value < 64 or value % 32:
         raise argparse.ArgumentTypeError(f"must be a multiple of 32 and at least 64, got {value}")
     return value
+
+
+def _number(low: float, high: float = math.inf, integer: bool = False, low_open: bool = False):
+    """An argparse type: a finite number in [low, high] (or (low, high] with ``low_open``)."""
+
+    def parse(text: str):
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {'whole ' if integer else ''}number: {text!r}") from None
+        if not math.isfinite(value) or value < low or value > high or (low_open and value == low):
+            bounds = f"{'above' if low_open else 'at least'} {low:g}" + (
+                f" and at most {high:g}" if math.isfinite(high) else ""
+            )
+            raise argparse.ArgumentTypeError(f"must be a finite number {bounds}, got {text}")
+        return value
+
+    return parse
 
 
 def _param(text: str) -> str:
@@ -78,9 +98,12 @@ def colorize_parser() -> argparse.ArgumentParser:
         help=f"decoding (default {DEFAULT_PARAM}); chroma: {', '.join(CHROMA_METHODS)}; "
         f"hue: {', '.join(HUE_METHODS)}",
     )
-    p.add_argument("--boost", type=float, default=1.0, help="saturation multiplier (default 1.0)")
+    p.add_argument("--boost", type=_number(0), default=1.0, help="saturation multiplier (default 1.0)")
     p.add_argument(
-        "--temperature", type=float, default=1.0, help="annealed-mean temperature (default 1: off)"
+        "--temperature",
+        type=_number(0, low_open=True),
+        default=1.0,
+        help="annealed-mean temperature; below 1 sharpens the histograms (default 1: off)",
     )
     p.add_argument(
         "--upsample",
@@ -96,12 +119,17 @@ def colorize_parser() -> argparse.ArgumentParser:
         default="png",
         help="output format when -o is a folder (default png)",
     )
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument(
+        "--quality",
+        type=_number(1, 100, integer=True),
+        default=95,
+        help="JPEG/WebP quality, 1-100 (default 95)",
+    )
     p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (even an input)")
     p.add_argument(
         "--max-pixels",
-        type=float,
+        type=_number(1),
         default=io.DEFAULT_MAX_PIXELS,
         help=f"refuse larger images (default {io.DEFAULT_MAX_PIXELS / 1e6:.0f}e6)",
     )
@@ -232,6 +260,10 @@ def colorize_main(argv: list[str]) -> int:
         except (io.ImageError, OSError, ValueError, MemoryError) as err:
             report(str(err) if isinstance(err, io.ImageError) else f"{src}: {err}")
             continue
+        except Exception as err:  # a bug: one line, and the batch goes on
+            first = (str(err).strip().splitlines() or [""])[0]
+            report(f"{src}: unexpected error ({type(err).__name__}: {first}); please report it")
+            continue
         done += 1
         if not args.quiet and len(pairs) < 2:
             print(f"Colorized: {src} -> {dst}")
@@ -309,8 +341,30 @@ def serve_main(argv: list[str]) -> int:
     return 0
 
 
+class Stopped(BaseException):
+    """SIGTERM: unwinds like Ctrl-C, so that half-written temporary files are removed."""
+
+
+def _on_sigterm(signum, _frame) -> None:
+    raise Stopped(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """The ``autocolor`` command; Ctrl-C exits 130 and SIGTERM 143, each with one line."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _dispatch(sys.argv[1:] if argv is None else list(argv))
+    except KeyboardInterrupt:
+        print("\nautocolor: interrupted (Ctrl-C); nothing half-written was left", file=sys.stderr)
+        return 130
+    except Stopped:
+        print("autocolor: stopped by SIGTERM; nothing half-written was left", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv and argv[0] == "train":
         from . import train
 

@@ -86,7 +86,7 @@ def summarize(rows: list[dict], methods: list[str]) -> dict[str, dict[str, float
         mine = [r for r in rows if r["method"] == m]
         out[m] = {"images": len(mine)}
         for k in METRICS:
-            vals = [min(r[k], metrics.PSNR_CAP) if k == "psnr" else r[k] for r in mine]
+            vals = [min(r[k], metrics.PSNR_CAP) if k == "psnr" else r[k] for r in mine if k in r]
             out[m][k] = float(np.mean(vals)) if vals else math.nan
         ref = out[m]["colourfulness_ref"]
         out[m]["colourfulness_ratio"] = out[m]["colourfulness"] / ref if ref else math.nan
@@ -137,8 +137,10 @@ def plots(out: Path, rows: list[dict], hists: dict[str, dict[str, np.ndarray]]) 
 
 
 def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mean", sheet: int = 12,
-             progress: bool = True) -> dict:  # fmt: skip
-    """Score every method on every photo; write the reports to ``out``; return the summary."""
+             progress: bool = True, quick: bool = False) -> dict:  # fmt: skip
+    """Score every method on every photo; write the reports to ``out``; return the summary.
+
+    ``quick``: only PSNR and colourfulness, no plots (the trainer's validation at every save)."""
     out.mkdir(parents=True, exist_ok=True)
     rows, failed, sheet_rows = [], [], []
     hists = {m: {"alpha_beta": np.zeros(len(metrics.ALPHA_BETA_BINS) - 1),
@@ -155,7 +157,10 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
         for name, fn in methods.items():
             pred = fn(g)
             preds.append(pred)
-            rows.append({"image": str(path), "method": name, **metrics.score(pred, ref)})
+            names = metrics.QUICK if quick else METRICS
+            rows.append({"image": str(path), "method": name, **metrics.score(pred, ref, names)})
+            if quick:
+                continue
             hists[name]["alpha_beta"] += np.histogram(
                 metrics.alpha_beta_error(pred, ref), metrics.ALPHA_BETA_BINS
             )[0]
@@ -163,7 +168,7 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
         if len(sheet_rows) < sheet:
             sheet_rows.append(preds + [ref])
     with open(out / "per_image.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["image", "method", *METRICS])
+        w = csv.DictWriter(f, fieldnames=["image", "method", *(metrics.QUICK if quick else METRICS)])
         w.writeheader()
         w.writerows(rows)
     summary = summarize(rows, list(methods))
@@ -172,7 +177,7 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
     (out / "summary.md").write_text(markdown(summary))
     if sheet_rows:
         contact_sheet(sheet_rows, list(methods) + ["original"]).save(out / "contact_sheet.jpg", quality=85)
-    if rows:
+    if rows and not quick:
         plots(out, rows, hists)
     return report
 

@@ -137,10 +137,10 @@ class DecodeParam:
             raise ValueError(f"unknown chroma method {chroma!r}; choose from {CHROMA_METHODS}")
         if hue not in HUE_METHODS:
             raise ValueError(f"unknown hue method {hue!r}; choose from {HUE_METHODS}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        if not boost >= 0:
-            raise ValueError(f"boost must be >= 0, got {boost}")
+        if not 0 < temperature < math.inf:
+            raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+        if not 0 <= boost < math.inf:
+            raise ValueError(f"boost must be a finite number >= 0, got {boost}")
         return cls(chroma, hue, float(temperature), float(boost))
 
     def __str__(self) -> str:

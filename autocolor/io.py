@@ -8,10 +8,11 @@ and an RGB ICC profile for ``write_image``. Every failure becomes one ``ImageErr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import tempfile
-import warnings
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,12 +58,32 @@ def _mean3(a: np.ndarray, scale: float) -> np.ndarray:
     return out
 
 
+def _integer_top(im: Image.Image) -> float:
+    """White of an integer gray image: 65535, or a TIFF's 32-bit range (signed: 2^31 - 1)."""
+    tags = getattr(im, "tag_v2", None)
+    if im.mode != "I" or tags is None:
+        return 65535.0
+    bits, fmt = tags.get(258, 16), tags.get(339, 1)
+    bits, fmt = (v[0] if isinstance(v, tuple) else v for v in (bits, fmt))
+    if bits != 32:
+        return 65535.0
+    return 2.0**31 - 1 if fmt == 2 else 2.0**32 - 1
+
+
 def _from_pil(im: Image.Image) -> Photo:
     """A ``Photo`` from an (upright) Pillow image of any mode."""
+    if im.size[0] == 0 or im.size[1] == 0:
+        raise ValueError(f"empty image ({im.size[0]}x{im.size[1]})")
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        a = np.asarray(im).astype(np.float32)
-        top = 65535.0 if im.mode != "F" else max(float(a.max()), 1.0)
-        return Photo(np.clip(a / top, 0, 1), None, 16)
+        a = np.asarray(im).astype(np.float64 if im.mode == "I" else np.float32)
+        if im.mode == "F":  # floats: NaN is black, as the array API has it; scaled by the maximum
+            a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+            top = max(float(a.max()), 1.0)
+        else:
+            top = im.info.get("integer_top", 65535.0)
+            if top == 2.0**32 - 1:
+                a %= 2.0**32  # unsigned 32-bit samples, read by Pillow as signed
+        return Photo(np.clip(a / top, 0, 1).astype(np.float32), None, 16)
     if im.mode in ("L", "1"):
         return Photo(np.asarray(im.convert("L"), dtype=np.float32) / 255)
     alpha = None
@@ -81,24 +102,23 @@ def open_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     try:
         if path.stat().st_size == 0:
             raise ImageError(f"{path}: empty file (0 bytes)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                w, h = im.size
-                if w * h > max_pixels:
-                    raise ImageError(
-                        f"{path}: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the limit of "
-                        f"{max_pixels / 1e6:.0f} MP (raise it with --max-pixels)"
-                    )
-                im.load()
-                upright = ImageOps.exif_transpose(im)
-                if upright is im:
-                    upright = im.copy()
-                icc = im.info.get("icc_profile")
-                # Only an RGB profile describes the RGB output (not a gray or CMYK one).
-                upright.info["icc_profile"] = icc if icc and icc[16:20] == b"RGB " else None
-                upright.info["exif_bytes"] = _exif_without_orientation(im)
-                return upright
+        with _pixel_limit(), Image.open(path) as im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise ImageError(
+                    f"{path}: {w}x{h} = {_mp(w * h)} exceeds the limit of {_mp(max_pixels)} "
+                    "(raise it with --max-pixels)"
+                )
+            im.load()
+            upright = ImageOps.exif_transpose(im)
+            if upright is im:
+                upright = im.copy()
+            icc = im.info.get("icc_profile")
+            # Only an RGB profile describes the RGB output (not a gray or CMYK one).
+            upright.info["icc_profile"] = icc if icc and icc[16:20] == b"RGB " else None
+            upright.info["exif_bytes"] = _exif_without_orientation(im)
+            upright.info["integer_top"] = _integer_top(im)
+            return upright
     except ImageError:
         raise
     except FileNotFoundError:
@@ -113,11 +133,44 @@ def open_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         raise ImageError(f"{path}: corrupt or truncated image ({err})") from None
 
 
+# Descriptive tags of the first IFD worth keeping; a TIFF's structural tags (layout, strips, its
+# ICC profile) describe the input file, not the output, and are never copied.
+_EXIF_KEEP = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)  # description .. copyright
+_EXIF_IFDS = (0x8769, 0x8825)  # the Exif and GPS sub-IFDs
+
+
 def _exif_without_orientation(im: Image.Image) -> bytes | None:
-    exif = im.getexif()
-    if 0x0112 in exif:
-        del exif[0x0112]  # the pixels are made upright
-    return exif.tobytes() if len(exif) else None
+    """The photo's own EXIF metadata (camera, date, author, Exif and GPS IFDs), orientation reset."""
+    src, out = im.getexif(), Image.Exif()
+    for tag in _EXIF_KEEP:
+        if tag in src:
+            out[tag] = src[tag]
+    for ifd in _EXIF_IFDS:
+        sub = src.get_ifd(ifd)
+        if sub:
+            out.get_ifd(ifd).update(sub)
+            out[ifd] = 0  # Pillow writes the sub-IFD and fills in its offset
+    return out.tobytes() if len(out) else None
+
+
+_limit_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pixel_limit():
+    """Pillow's own bomb check (89.5 MP) off while ``open_image`` applies ``max_pixels`` to the
+    same header-only size, so that ``--max-pixels`` is the one limit."""
+    with _limit_lock:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _mp(pixels: float) -> str:
+    return f"{pixels / 1e6:.3g} MP"
 
 
 def opened_photo(im: Image.Image) -> Photo:
@@ -144,6 +197,8 @@ def to_photo(image) -> Photo:
         photo.icc = image.info.get("icc_profile")
         return photo
     a = np.asarray(image)
+    if a.size == 0:
+        raise ValueError(f"empty image (array of shape {a.shape})")
     if a.dtype == np.uint8:
         scale, bits = 1 / 255, 8
     elif a.dtype == np.uint16:

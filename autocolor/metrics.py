@@ -74,14 +74,20 @@ def gray(rgb: np.ndarray, kind: str = "mean") -> np.ndarray:
     return f.mean(axis=2)
 
 
-def score(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
-    """Every per-image metric of ``pred`` against ``ref`` (both uint8 RGB)."""
-    ab = ab_error(pred, ref)
-    return {
-        "psnr": psnr(pred, ref),
-        "rmse_alpha_beta": rmse(alpha_beta_error(pred, ref)),
-        "auc_cmf": auc_cmf(ab),
-        "colourfulness": colourfulness(pred),
-        "colourfulness_ref": colourfulness(ref),
-        "delta_e2000": delta_e2000(pred, ref),
+QUICK = ("psnr", "colourfulness", "colourfulness_ref")  # cheap enough to score during training
+
+
+def score(pred: np.ndarray, ref: np.ndarray, names=None) -> dict[str, float]:
+    """Per-image metrics of ``pred`` against ``ref`` (both uint8 RGB): all, or only ``names``."""
+    names = set(names or ("psnr", "rmse_alpha_beta", "auc_cmf", "colourfulness", "colourfulness_ref",
+                          "delta_e2000"))  # fmt: skip
+    ab = ab_error(pred, ref) if "auc_cmf" in names else None
+    fns = {
+        "psnr": lambda: psnr(pred, ref),
+        "rmse_alpha_beta": lambda: rmse(alpha_beta_error(pred, ref)),
+        "auc_cmf": lambda: auc_cmf(ab),
+        "colourfulness": lambda: colourfulness(pred),
+        "colourfulness_ref": lambda: colourfulness(ref),
+        "delta_e2000": lambda: delta_e2000(pred, ref),
     }
+    return {k: fn() for k, fn in fns.items() if k in names}

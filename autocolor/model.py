@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from . import backbones, histograms, hypercolumn
 from .backbones import Layer
 
 FORMAT = "autocolor-checkpoint/1"
+GRID_STRIDES = (1, 2, 4, 8, 16, 32)  # where dense predictions are made, in input pixels
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,14 @@ class ModelConfig:
     hidden: int = 1024
     grid_stride: int = 4
     dropout: float = 0.5
+
+    def __post_init__(self):
+        ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (self.hidden, self.grid_stride))
+        if not ints or self.grid_stride not in GRID_STRIDES or not 1 <= self.hidden <= 1 << 16:
+            raise ValueError(f"grid_stride must be one of {GRID_STRIDES} and hidden in 1..65536, "
+                             f"not {self.grid_stride!r} and {self.hidden!r}")  # fmt: skip
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), not {self.dropout!r}")
 
 
 class HypercolumnColorizer(nn.Module):
@@ -179,14 +189,24 @@ def verify(path: str | os.PathLike, require: bool = False) -> bool:
 
 
 def load_checkpoint(path: str | os.PathLike, require_checksum: bool = False) -> dict:
-    """Verify and read a checkpoint dict safely (``weights_only=True``)."""
+    """Verify and read a checkpoint dict safely (``weights_only=True``); its shape is checked."""
     verify(path, require=require_checksum)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
+        with warnings.catch_warnings():  # torch warns about pickle protocols in several lines
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types, with long texts, for corrupt or unsafe files
+        raise CheckpointError(f"{path}: not a readable autocolor checkpoint ({type(err).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an autocolor checkpoint (format {FORMAT!r} expected)")
+    weights = ckpt.get("state_dict")
+    if not isinstance(ckpt.get("config"), dict) or not isinstance(weights, dict):
+        raise CheckpointError(f"{path}: an autocolor checkpoint needs a config and a state_dict")
+    if not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in weights.items()):
+        raise CheckpointError(f"{path}: the state_dict must map names to tensors")
+    bad = next((k for k, v in weights.items() if v.is_floating_point() and not v.isfinite().all()), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: weights {bad} hold NaN or infinite values")
     return ckpt
 
 
@@ -199,5 +219,6 @@ def load(path: str | os.PathLike, require_checksum: bool = False) -> Hypercolumn
             {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
         )
     except (TypeError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"{path}: weights do not fit the model they describe ({err})") from None
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: weights do not fit the model they describe ({first})") from None
     return model.eval()

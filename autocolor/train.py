@@ -14,7 +14,6 @@ import argparse
 import csv
 import math
 import os
-import shutil
 import signal
 import sys
 import time
@@ -177,7 +176,7 @@ def validate(net: HypercolumnColorizer, photos: list[Path], out: Path, step: int
     was_training = net.training
     colorizer = Colorizer(net, device=str(next(net.parameters()).device))
     methods = {"gray": evaluate.gray_baseline, "model": evaluate.colorizer_method(colorizer)}
-    report = evaluate.evaluate(photos, methods, out / "val" / f"step-{step}", progress=False)
+    report = evaluate.evaluate(photos, methods, out / "val" / f"step-{step}", progress=False, quick=True)
     net.train(was_training)
     s = report["summary"]
     row = {"step": step, "psnr": s["model"]["psnr"], "psnr_gain": s["model"]["psnr"] - s["gray"]["psnr"],
@@ -189,6 +188,27 @@ def validate(net: HypercolumnColorizer, photos: list[Path], out: Path, step: int
             w.writeheader()
         w.writerow(row)
     return row
+
+
+class Stopped(Exception):
+    """Training was stopped by a signal after saving its state; ``--resume`` continues it."""
+
+    def __init__(self, signum: int, step: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}, state saved; "
+                         "continue with --resume")  # fmt: skip
+        self.signum, self.step = signum, step
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop rows logged after ``step`` (the last save) so that a resumed run does not repeat them."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= step]
+    if len(kept) != len(rows):
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
 
 
 def _best_validation(path: Path) -> dict | None:
@@ -280,6 +300,9 @@ def train(
         stop["signal"] = signum
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    if main_rank and state:
+        for name in ("log.csv", "val.csv"):
+            _truncate_log(out / name, step)
     log = open(out / "log.csv", "a" if state else "w", newline="") if main_rank else None  # noqa: SIM115
     writer = csv.writer(log) if log else None
     if writer and log.tell() == 0:
@@ -312,7 +335,7 @@ def train(
             row = validate(net, val_photos, out, step)
             best = _best_validation(out / "val.csv")
             if best is not None and best["step"] == step:  # early stopping: keep the best on validation
-                shutil.copyfile(out / MODEL_FILE, out / BEST_FILE)
+                model_lib.save(net, out / BEST_FILE, step=step, init=cfg.init, photos=len(photos))
             if board:
                 for k in ("psnr_gain", "colourfulness_ratio"):
                     board.add_scalar(f"val/{k}", row[k], step)
@@ -382,11 +405,8 @@ def train(
             signal.signal(s, h)
         if world > 1:
             dist.destroy_process_group()
-    if stop["signal"] is not None and main_rank:
-        print(
-            f"stopped by signal {stop['signal']} at step {step}; resume with --resume",
-            file=sys.stderr,
-        )
+    if stop["signal"] is not None:
+        raise Stopped(stop["signal"], step)
     return out / MODEL_FILE
 
 
@@ -416,7 +436,12 @@ def run(args: argparse.Namespace) -> int:
         **{f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "photos"},
         photos=tuple(args.photos),
     )
-    path = train(cfg, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
+    try:
+        path = train(cfg, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
+    except Stopped as stopped:
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"autocolor train: {stopped}", file=sys.stderr)
+        return 128 + stopped.signum
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"model: {path}")
     return 0

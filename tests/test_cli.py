@@ -120,3 +120,108 @@ def test_serve_explains_what_is_missing(monkeypatch, capsys):
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "gradio" else real(n, *a))
     assert cli.main(["serve"]) == 2
     assert "pip install 'autocolor[demo]'" in capsys.readouterr().err
+
+
+def _malformed_checkpoints(checkpoint, tmp_path):
+    """Checkpoints with the right format tag and something wrong inside, and an unsafe pickle."""
+    import pickle
+
+    import torch
+
+    good = torch.load(checkpoint, weights_only=True)
+    nan = {k: v.clone() for k, v in good["state_dict"].items()}
+    key = next(k for k, v in nan.items() if v.is_floating_point())
+    nan[key].fill_(float("nan"))
+    variants = {
+        "no-state": {k: v for k, v in good.items() if k != "state_dict"},
+        "list-state": {**good, "state_dict": [1, 2, 3]},
+        "non-tensor": {**good, "state_dict": {"a": "b"}},
+        "stride-0": {**good, "config": {**good["config"], "grid_stride": 0}},
+        "stride-huge": {**good, "config": {**good["config"], "grid_stride": 100000}},
+        "nan-weights": {**good, "state_dict": nan},
+    }
+    paths = {}
+    for name, ckpt in variants.items():
+        paths[name] = tmp_path / f"{name}.pt"
+        torch.save(ckpt, paths[name])
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    paths["unsafe-pickle"] = tmp_path / "evil.pt"
+    paths["unsafe-pickle"].write_bytes(pickle.dumps(Evil()))
+    return paths
+
+
+def test_every_malformed_checkpoint_is_one_line_and_exit_2(checkpoint, astronaut, tmp_path, capsys):
+    for name, path in _malformed_checkpoints(checkpoint, tmp_path).items():
+        out = tmp_path / f"out-{name}"
+        assert run(astronaut, "-w", path, "-o", out) == 2, name
+        captured = capsys.readouterr()
+        err = captured.err.strip()
+        assert len(err.splitlines()) == 1 and path.name in err, (name, err)
+        assert "weights_only=False" not in err and "pwned" not in captured.out, name
+        assert not out.exists(), name
+
+
+def test_an_unexpected_error_on_one_file_does_not_stop_the_batch(
+    checkpoint, photo_dir, tmp_path, capsys, monkeypatch
+):
+    from autocolor import pipeline
+
+    real = pipeline.Colorizer.colorize_file
+
+    def flaky(self, src, dst, **kw):
+        if "chelsea" in str(src):
+            raise RuntimeError("The size of tensor a (390) must match\nthe size of tensor b (391)")
+        return real(self, src, dst, **kw)
+
+    monkeypatch.setattr(pipeline.Colorizer, "colorize_file", flaky)
+    src = tmp_path / "in"
+    src.mkdir()
+    for n in ("chelsea.png", "coffee.png"):
+        shutil.copy(photo_dir / n, src / n)
+    assert run(src, "-o", tmp_path / "out", "-w", checkpoint) == 1
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if "chelsea" in x)
+    assert "unexpected error (RuntimeError" in line and (tmp_path / "out" / "coffee.png").exists()
+
+
+def test_non_finite_and_out_of_range_options_are_refused(checkpoint, astronaut, capsys):
+    for bad in (["--boost", "inf"], ["--boost", "nan"], ["--temperature", "0"], ["--quality", "1000"],
+                ["--quality", "-5"], ["--max-pixels", "0"]):  # fmt: skip
+        with pytest.raises(SystemExit) as e:
+            run(astronaut, "-w", checkpoint, *bad)
+        assert e.value.code == 2, bad
+        assert bad[0] in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sig,code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_while_writing_leaves_no_temporary_file(tmp_path, sig, code):
+    """The command stopped in the middle of a write: one line, its exit status, nothing half-written."""
+    import textwrap
+
+    script = tmp_path / "slow_write.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import os, signal, sys, time
+        from autocolor import cli, io
+        real = io.Image.Image.save
+        def slow(self, fp, *a, **k):
+            real(self, fp, *a, **k)
+            os.kill(os.getpid(), signal.{sig})  # arrives while the temporary file is open
+            time.sleep(5)
+        io.Image.Image.save = slow
+        sys.exit(cli.main(sys.argv[1:]))
+    """)
+    )
+    out = tmp_path / "out"
+    src = tmp_path / "in.png"
+    Image.new("L", (64, 48), 128).save(src)
+    res = subprocess.run(
+        [sys.executable, script, src, "-o", out], capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == code, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert not out.exists() or not any(out.iterdir())  # no orphan .in.png.XXXX.tmp

@@ -169,3 +169,81 @@ def test_alpha_is_written_back(tmp_path):
     with Image.open(out) as im:
         assert im.mode == "RGBA"
         assert np.asarray(im)[..., 3][3, 3] == 255
+
+
+def _inputs(tmp_path, rgb_image):
+    """One photo in every input format the issue names, with EXIF (camera make) where it can hold it."""
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"  # Make
+    exif.get_ifd(0x8769)[0x9003] = "2020:01:02 03:04:05"  # DateTimeOriginal
+    exif[0x8769] = 0
+    gray16 = Image.fromarray(np.arange(600, dtype=np.uint16).reshape(20, 30) * 100).convert("I;16")
+    rgba = rgb_image.convert("RGBA")
+    rgba.putalpha(128)
+    return {
+        "jpeg": save(tmp_path, "in.jpg", rgb_image, exif=exif),
+        "png8": save(tmp_path, "in8.png", rgb_image.convert("L"), exif=exif),
+        "png16": save(tmp_path, "in16.png", gray16),
+        "tiff8-gray": save(tmp_path, "g8.tif", rgb_image.convert("L"), exif=exif),
+        "tiff8-rgb": save(tmp_path, "rgb8.tif", rgb_image, exif=exif),
+        "tiff16-gray": save(tmp_path, "g16.tif", gray16),
+        "webp": save(tmp_path, "in.webp", rgb_image, exif=exif),
+        "alpha": save(tmp_path, "alpha.png", rgba),
+    }
+
+
+@pytest.mark.parametrize("out_ext", [".png", ".jpg", ".webp", ".tif", ".bmp"])
+def test_every_input_format_to_every_output_format(tmp_path, rgb_image, out_ext):
+    for name, src in _inputs(tmp_path, rgb_image).items():
+        photo = io.read_image(src)
+        dst = tmp_path / f"out-{name}{out_ext}"
+        io.write_image(dst, np.repeat(photo.light[..., None], 3, axis=2), like=photo)
+        with Image.open(dst) as im:
+            im.load()  # the file opens and decodes
+            assert im.size == (30, 20), name
+            alpha = name == "alpha" and out_ext in (".png", ".webp", ".tif")
+            assert im.mode == ("RGBA" if alpha else "RGB") or (name == "png16" and out_ext == ".png"), name
+            exif = im.getexif()
+            if out_ext != ".tif":  # a TIFF's own layout tags describe itself; elsewhere they must not be
+                assert not {262, 273, 279, 34675} & set(exif), (name, sorted(exif))
+            if out_ext in (".jpg", ".png", ".webp", ".tif") and name in ("jpeg", "tiff8-rgb", "webp"):
+                assert exif.get(0x010F) == "TestCam", (name, out_ext)  # the photo's own metadata kept
+
+
+def test_exif_of_a_tiff_is_only_its_metadata(tmp_path, rgb_image):
+    photo = io.read_image(_inputs(tmp_path, rgb_image)["tiff8-gray"])
+    exif = Image.Exif()
+    exif.load(photo.exif)
+    assert exif.get(0x010F) == "TestCam" and not {256, 257, 262, 273, 279} & set(exif)
+
+
+def test_nan_pixels_in_a_float_tiff_are_black_not_the_whole_image(tmp_path):
+    a = np.linspace(0, 1, 600, dtype=np.float32).reshape(20, 30)
+    a[3, 4] = np.nan
+    path = save(tmp_path, "f.tif", Image.fromarray(a, mode="F"))
+    light = io.read_image(path).light
+    assert light[3, 4] == 0 and np.isfinite(light).all() and light.max() > 0.99
+
+
+def test_32_bit_integer_tiff_uses_its_whole_range(tmp_path):
+    a = (np.linspace(0, 1, 600).reshape(20, 30) * (2**31 - 1)).astype(np.int32)
+    path = save(tmp_path, "i32.tif", Image.fromarray(a, mode="I"))
+    light = io.read_image(path).light
+    assert 0.49 < light.mean() < 0.51  # not clipped as if it were 16-bit
+
+
+def test_empty_images_are_value_errors():
+    with pytest.raises(ValueError, match="empty"):
+        io.to_photo(np.zeros((0, 5), np.uint8))
+    with pytest.raises(ValueError, match="empty"):
+        io.to_photo(np.zeros((0, 0, 3), np.float32))
+
+
+def test_max_pixels_is_the_one_limit(tmp_path, monkeypatch):
+    """Pillow's own bomb limit (89.5 MP by default) must not refuse what --max-pixels allows."""
+    path = save(tmp_path, "big.png", Image.new("L", (300, 200)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # stands in for Pillow's 89.5 MP
+    assert io.read_image(path, max_pixels=10**6).light.shape == (200, 300)
+    assert Image.MAX_IMAGE_PIXELS == 1000  # restored
+    with pytest.raises(io.ImageError, match=r"0\.06 MP exceeds the limit of 0\.001 MP"):
+        io.read_image(path, max_pixels=1000)

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from autocolor import Colorizer, io
@@ -153,3 +155,26 @@ def test_tiny_and_extreme_shapes(colorizer, shape):
     out = colorizer.colorize(gray)
     assert out.shape == (*shape, 3)
     assert np.abs(out.mean(axis=2) - gray).max() < 1e-5
+
+
+@pytest.mark.parametrize("hw", [(392, 391), (480, 396), (520, 422), (908, 486), (1159, 792)])
+def test_sizes_that_once_crashed(colorizer, hw):
+    """5 of 150 random sizes once failed in render: width rounding gave one column too few."""
+    gray = np.random.default_rng(0).random(hw).astype(np.float32)
+    assert colorizer.colorize(gray).shape == (*hw, 3)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(
+    h=st.integers(1, 2500),
+    w=st.integers(1, 2500),
+    size=st.sampled_from(range(64, 1025, 32)),
+    preview=st.floats(0.05, 1.0),
+)
+def test_every_size_renders_at_full_resolution_and_any_preview(colorizer, h, w, size, preview):
+    light = np.linspace(0, 1, h * w, dtype=np.float32).reshape(h, w)
+    pred = colorizer.predict(io.Photo(light), size=size)
+    out = colorizer.render(pred, light)
+    assert out.shape == (h, w, 3) and np.abs(out.mean(axis=2) - light).max() < 1e-5
+    ph, pw = max(1, round(h * preview)), max(1, round(w * preview))
+    assert colorizer.render(pred, light[:ph, :pw]).shape == (ph, pw, 3)

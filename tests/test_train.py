@@ -76,12 +76,15 @@ def test_resume_continues_exactly(tmp_path, crops):
 
 
 def test_checkpoint_is_usable_and_verified(tmp_path, crops):
-    cfg = small(tmp_path, crops, steps=2, init="random", save_every=2, val=(str(crops),), val_limit=2)
+    cfg = small(tmp_path, crops, steps=4, init="random", save_every=2, val=(str(crops),), val_limit=2)
     path = train.train(cfg, progress=False)
     with open(tmp_path / "val.csv") as f:
-        (row,) = list(csv.DictReader(f))  # validated once, at the step-2 save
-    assert int(row["step"]) == 2 and float(row["psnr"]) > 0
+        rows = list(csv.DictReader(f))  # validated at the step-2 and step-4 saves
+    assert [int(r["step"]) for r in rows] == [2, 4] and all(float(r["psnr"]) > 0 for r in rows)
     assert (tmp_path / "val" / "step-2" / "contact_sheet.jpg").exists()
+    best = max(rows, key=lambda r: float(r["psnr"]))
+    assert model.load(tmp_path / train.BEST_FILE)  # early stopping keeps the best on validation
+    assert train._best_validation(tmp_path / "val.csv")["step"] == int(best["step"])
     assert model.verify(path)
     net = model.load(path)
     assert net.config.backbone == "effnet-lite0" and not net.training
@@ -137,3 +140,34 @@ def test_lab_heads_train_and_colorize(tmp_path, crops, head):
     path = train.train(small(tmp_path, crops, steps=2, init="random", head=head, points=16), progress=False)
     out = Colorizer.load(path).colorize(np.random.default_rng(0).random((40, 50)).astype(np.float32))
     assert out.shape == (40, 50, 3)
+
+
+def test_resume_after_a_kill_does_not_repeat_log_rows(tmp_path, crops):
+    cfg = small(tmp_path, crops, steps=6, init="random")
+    train.train(cfg, progress=False, stop_after=3)  # saved at step 3
+    with open(tmp_path / "log.csv", "a", newline="") as f:  # rows a killed run logged after its save
+        csv.writer(f).writerows([[4, "9.0", "0.1", "1.0", "1.0"], [5, "9.0", "0.1", "1.0", "1.0"]])
+    train.train(cfg, resume=True, progress=False)
+    with open(tmp_path / "log.csv") as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_signal_stops_training_with_a_non_zero_status(tmp_path, crops):
+    import signal
+    import time
+
+    args = [sys.executable, "-m", "autocolor.train", crops, "--out", tmp_path, "--steps", "100000",
+            "--crop", "64", "--scale-min", "64", "--scale-max", "64", "--batch", "2", "--workers", "0",
+            "--init", "random", "--no-progress", "--log-every", "1"]  # fmt: skip
+    proc = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+        (tmp_path / "log.csv").exists() and len((tmp_path / "log.csv").read_text().splitlines()) > 2
+    ):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM" in err and "--resume" in err and "model:" not in out
+    assert (tmp_path / train.STATE_FILE).exists()
