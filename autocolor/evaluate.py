@@ -12,6 +12,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -182,18 +183,47 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="autocolor evaluate", description=__doc__.splitlines()[0])
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="autocolor evaluate",
+        description="The paper's metrics (PSNR, RMSE in alpha-beta, AuC of the ab error, colourfulness, "
+        "Delta E 2000) of checkpoints and the gray baseline on any colour photos.",
+    )
     p.add_argument("photos", nargs="+", help="colour photos: files, folders, or list files (path [label])")
-    p.add_argument("-w", "--weights", action="append", default=[], help="checkpoint (repeat to compare)")
-    p.add_argument("--root", help="folder that list-file paths are relative to")
-    p.add_argument("-s", "--size", type=int, default=512)
-    p.add_argument("-p", "--param", default=DEFAULT_PARAM)
-    p.add_argument("--gray", choices=("mean", "luma"), default="mean", help="how photos are made gray")
-    p.add_argument("--limit", type=int, default=0, help="only the first N photos")
-    p.add_argument("--sheet", type=int, default=12, help="photos in the contact sheet")
-    p.add_argument("-d", "--device", default="auto")
-    p.add_argument("-o", "--out", default="evaluation")
+    p.add_argument(
+        "-w",
+        "--weights",
+        action="append",
+        default=[],
+        help="checkpoint (repeat to compare; default: the bundled model)",
+    )
+    p.add_argument("--root", help="folder that list-file paths are relative to (default: the list's)")
+    p.add_argument(
+        "-s", "--size", type=int, default=512, help="processing size, as autocolor's --size (default 512)"
+    )
+    p.add_argument(
+        "-p",
+        "--param",
+        default=DEFAULT_PARAM,
+        help=f"decoding CHROMA:HUE, as autocolor's --param (default {DEFAULT_PARAM})",
+    )
+    p.add_argument(
+        "--gray",
+        choices=("mean", "luma"),
+        default="mean",
+        help="how photos are made gray: (R+G+B)/3 or Rec. 601 luma (default mean)",
+    )
+    p.add_argument("--limit", type=int, default=0, help="only the first N photos (default 0: all)")
+    p.add_argument("--sheet", type=int, default=12, help="photos in the contact sheet (default 12)")
+    p.add_argument(
+        "-d", "--device", default="auto", help="where the network runs: auto, cpu, cuda or mps (default auto)"
+    )
+    p.add_argument("-o", "--out", default="evaluation", help="folder for the reports (default evaluation)")
+    return p  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
     args = p.parse_args(argv)
     photos = data.list_images(args.photos, root=args.root)
     if args.limit:
@@ -209,5 +239,5 @@ def main(argv: list[str] | None = None) -> int:
     report = evaluate(photos, methods, Path(args.out), args.gray, args.sheet)
     print(markdown(report["summary"]), end="")
     print(f"{len(photos) - len(report['failed'])} photos scored, {len(report['failed'])} skipped; "
-          f"reports in {args.out}/")  # fmt: skip
+          f"reports in {Path(args.out)}{os.sep}")  # fmt: skip
     return 0

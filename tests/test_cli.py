@@ -225,3 +225,24 @@ def test_a_signal_while_writing_leaves_no_temporary_file(tmp_path, sig, code):
     assert res.returncode == code, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
     assert not out.exists() or not any(out.iterdir())  # no orphan .in.png.XXXX.tmp
+
+
+def _parsers():
+    from autocolor import evaluate, train
+
+    return {"autocolor": cli.colorize_parser(), "train": train.parser(), "evaluate": evaluate.parser(),
+            "serve": cli.serve_parser(), "data fetch": cli.data_parser()._subparsers._group_actions[0]
+            .choices["fetch"]}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["autocolor", "train", "evaluate", "serve", "data fetch"])
+def test_every_option_has_help_with_its_default(name):
+    import argparse
+
+    p = _parsers()[name]
+    for action in p._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._VersionAction)) or not action.option_strings:
+            continue
+        assert action.help, (name, action.option_strings)
+        assert "default" in action.help, (name, action.option_strings, action.help)
+    assert "``" not in p.format_help()  # plain text, not reST

@@ -82,6 +82,7 @@ def server(tmp_path_factory):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert "Traceback" not in out, out
+    assert f"autocolor serve: {url}" in out and "share=True" not in out, out
     left = sorted(str(f.relative_to(tmp)) for f in tmp.rglob("*"))
     assert root.parent == tmp and not root.exists(), f"temporary files were left behind: {left}"
     assert left == [], "temporary files were left behind"
