@@ -223,6 +223,25 @@ def _best_validation(path: Path) -> dict | None:
     return {**row, "step": step}
 
 
+def _resumed(cfg: TrainConfig, out: Path) -> tuple[dict | None, TrainConfig]:
+    """The saved state of the run in ``out`` (if any) and its configuration, in which this call may
+    change only the schedule's length, the output folder, the workers and the device."""
+    if not (out / STATE_FILE).exists():
+        return None, cfg
+    state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True)
+    keep = {k: getattr(cfg, k) for k in ("steps", "out", "workers", "device")}
+    return state, TrainConfig(**{**state["train_config"], **keep})
+
+
+def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.TrainingCrops]:
+    """Training photos (grayscale ones left out), validation photos, and the training crops."""
+    photos = [p for p in data.list_images(cfg.photos) if not data.is_grayscale(p)]
+    val_photos = data.list_images(cfg.val)[: cfg.val_limit] if cfg.val else []
+    crops = data.TrainingCrops(photos, cfg.head, cfg.crop, (cfg.scale_min, cfg.scale_max), cfg.points,
+                               cfg.margin, cfg.window, cfg.seed, cfg.cutouts)  # fmt: skip
+    return photos, val_photos, crops
+
+
 def train(
     cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None
 ) -> Path:
@@ -244,33 +263,9 @@ def train(
     if main_rank:
         out.mkdir(parents=True, exist_ok=True)
 
-    photos = data.list_images(cfg.photos)
-    photos = [p for p in photos if not data.is_grayscale(p)]
-    val_photos = data.list_images(cfg.val)[: cfg.val_limit] if cfg.val else []
-    dataset = data.TrainingCrops(
-        photos,
-        cfg.head,
-        cfg.crop,
-        (cfg.scale_min, cfg.scale_max),
-        cfg.points,
-        cfg.margin,
-        cfg.window,
-        cfg.seed,
-        cfg.cutouts,
-    )
-
-    state = None
-    if resume and (out / STATE_FILE).exists():
-        state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True)
-        cfg = TrainConfig(
-            **{
-                **state["train_config"],
-                "steps": cfg.steps,
-                "out": cfg.out,
-                "workers": cfg.workers,
-                "device": cfg.device,
-            }
-        )
+    state, cfg = _resumed(cfg, out) if resume else (None, cfg)
+    photos, val_photos, dataset = _photo_sets(cfg)
+    if state is not None:
         net = HypercolumnColorizer(ModelConfig(**state["config"]))
         net.load_state_dict(state["state_dict"])
     else:

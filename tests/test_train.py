@@ -171,3 +171,16 @@ def test_a_signal_stops_training_with_a_non_zero_status(tmp_path, crops):
     assert proc.returncode == 143, err
     assert "stopped by SIGTERM" in err and "--resume" in err and "model:" not in out
     assert (tmp_path / train.STATE_FILE).exists()
+
+
+def test_resume_uses_the_saved_configuration(tmp_path, crops):
+    """`autocolor train PHOTOS --out RUN --resume` without the first call's flags continues that run:
+    same crops, same validation photos."""
+    cfg = small(tmp_path, crops, steps=4, init="random", save_every=2, val=(str(crops),), val_limit=1)
+    train.train(cfg, progress=False, stop_after=2)
+    bare = TrainConfig(photos=(str(crops),), out=str(tmp_path), steps=4, workers=0)  # defaults otherwise
+    train.train(bare, resume=True, progress=False)
+    with open(tmp_path / "val.csv") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [2, 4]
+    state = torch.load(tmp_path / train.STATE_FILE, weights_only=True)
+    assert state["step"] == 4 and state["train_config"]["crop"] == 64
