@@ -43,12 +43,33 @@ def read(f: Tensor, layer: Layer, ys: Tensor, xs: Tensor) -> Tensor:
     return out.reshape(*out.shape[:2], *shape)
 
 
+def linear_read(x: Tensor, u: Tensor, dim: int) -> Tensor:
+    """``x`` linearly interpolated along ``dim`` at fractional indices ``u`` (clamped to the ends,
+    as ``grid_sample``'s border padding): one dimension of a bilinear read, for separable grids."""
+    u = u.clamp(0, x.shape[dim] - 1)
+    i0 = u.floor().long()
+    i1 = (i0 + 1).clamp(max=x.shape[dim] - 1)
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    return torch.lerp(x.index_select(dim, i0), x.index_select(dim, i1), (u - i0).to(x.dtype).view(shape))
+
+
 def resample(f: Tensor, layer: Layer, hw: tuple[int, int], stride: int) -> Tensor:
-    """Layer ``f`` (B, C, h, w) read at every cell centre of the ``hw`` grid: (B, C, *hw)."""
+    """Layer ``f`` (B, C, h, w) read at every cell centre of the ``hw`` grid: (B, C, *hw).
+
+    Equal to ``read`` at the grid's centres; a grid is separable, so it is two small matrix
+    products (rows, then columns), several times faster than ``grid_sample`` on the CPU."""
     if is_on_grid(layer, stride) and tuple(f.shape[-2:]) == tuple(hw):
         return f
-    ys, xs = grid_coords(f.shape[0], hw, stride, f.device)
-    return read(f, layer, ys, xs)
+    ry, rx = (
+        linear_read(
+            torch.eye(size, dtype=f.dtype, device=f.device),
+            (grid_centres(n, stride, f.device) - layer.offset) / layer.stride - 0.5,
+            0,
+        )
+        for size, n in zip(f.shape[-2:], hw, strict=True)
+    )  # (n_out, n_in) interpolation matrices
+    return ry @ (f @ rx.T)
 
 
 def grid_centres(size: int, stride: int, device=None) -> Tensor:

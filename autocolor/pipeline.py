@@ -83,17 +83,6 @@ def guided_coefficients(guide: Tensor, src: Tensor, radius: int, eps: float) -> 
     return torch.cat([box(a, radius), box(b, radius)], dim=1)
 
 
-def _lerp_along(x: Tensor, pixels: Tensor, scale: float, dim: int) -> Tensor:
-    """``x`` linearly read along ``dim`` at the centres of output ``pixels`` (grid coordinate
-    (p + 0.5) * scale - 0.5, clamped to the grid), exactly one value per pixel."""
-    u = ((pixels + 0.5) * scale - 0.5).clamp(0, x.shape[dim] - 1)
-    i0 = u.floor().long()
-    i1 = (i0 + 1).clamp(max=x.shape[dim] - 1)
-    shape = [1] * x.dim()
-    shape[dim] = -1
-    return torch.lerp(x.index_select(dim, i0), x.index_select(dim, i1), (u - i0).view(shape))
-
-
 @dataclass
 class Prediction:
     """Histograms for one photo on the network's grid (stride 4 of the processed image).
@@ -234,12 +223,12 @@ class Colorizer:
         # once for all grid rows, then along the height one strip of rows at a time.
         sy = pred.scale[0] * pred.image_size[0] / h
         sx = pred.scale[1] * pred.image_size[1] / w
-        rows_w = _lerp_along(coef[0], torch.arange(w), sx / g, dim=2)
+        rows_w = hypercolumn.linear_read(coef[0], (torch.arange(w) + 0.5) * sx / g - 0.5, dim=2)
         out = np.empty((h, w, 3), np.float32)
         step = max(1, STRIP_PIXELS // w)
         for y0 in range(0, h, step):
             y1 = min(h, y0 + step)
-            c = _lerp_along(rows_w, torch.arange(y0, y1), sy / g, dim=1)
+            c = hypercolumn.linear_read(rows_w, (torch.arange(y0, y1) + 0.5) * sy / g - 0.5, dim=1)
             lt = torch.from_numpy(light[y0:y1])
             rgb = color.offset_to_rgb(lt, c[:2] * lt + c[2:])
             out[y0:y1] = rgb.permute(1, 2, 0).numpy()
