@@ -91,18 +91,23 @@ def summarize(rows: list[dict], methods: list[str]) -> dict[str, dict[str, float
             out[m][k] = float(np.mean(vals)) if vals else math.nan
         ref = out[m]["colourfulness_ref"]
         out[m]["colourfulness_ratio"] = out[m]["colourfulness"] / ref if ref else math.nan
+        gray = {r["image"]: r["psnr"] for r in rows if r["method"] == "gray"}
+        better = [r["psnr"] > gray[r["image"]] for r in mine if r["image"] in gray]
+        out[m]["improved"] = float(np.mean(better)) if better else math.nan  # share of photos above gray
     return out
 
 
 def markdown(summary: dict[str, dict[str, float]]) -> str:
     base = summary.get("gray", {}).get("psnr", math.nan)
     lines = [
-        "| method | images | PSNR dB | ΔPSNR vs gray | RMSE αβ | AuC CMF | ΔE2000 | colourfulness (ratio) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | images | PSNR dB | ΔPSNR vs gray | improved | RMSE αβ | AuC CMF | ΔE2000 "
+        "| colourfulness (ratio) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for m, s in summary.items():
         lines.append(
-            f"| {m} | {s['images']} | {s['psnr']:.2f} | {s['psnr'] - base:+.2f} | {s['rmse_alpha_beta']:.3f} "
+            f"| {m} | {s['images']} | {s['psnr']:.2f} | {s['psnr'] - base:+.2f} | {100 * s['improved']:.0f}% "
+            f"| {s['rmse_alpha_beta']:.3f} "
             f"| {100 * s['auc_cmf']:.1f}% | {s['delta_e2000']:.2f} | {s['colourfulness']:.1f} "
             f"({s['colourfulness_ratio']:.2f}) |"
         )
@@ -219,6 +224,11 @@ def parser() -> argparse.ArgumentParser:
         "-d", "--device", default="auto", help="where the network runs: auto, cpu, cuda or mps (default auto)"
     )
     p.add_argument("-o", "--out", default="evaluation", help="folder for the reports (default evaluation)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="only PSNR and colourfulness, no plots: fast, as the trainer validates (default: off)",
+    )
     return p  # fmt: skip
 
 
@@ -236,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, ModelNotAvailable, ValueError) as err:
         print(f"autocolor evaluate: error: {err}", file=sys.stderr)
         return 2
-    report = evaluate(photos, methods, Path(args.out), args.gray, args.sheet)
+    report = evaluate(photos, methods, Path(args.out), args.gray, args.sheet, quick=args.quick)
     print(markdown(report["summary"]), end="")
     print(f"{len(photos) - len(report['failed'])} photos scored, {len(report['failed'])} skipped; "
           f"reports in {Path(args.out)}{os.sep}")  # fmt: skip

@@ -21,3 +21,15 @@ def test_evaluate_writes_every_report(checkpoint, photo_dir, tmp_path, capsys):
     for name in ("per_image.csv", "summary.md", "contact_sheet.jpg", "plots.png"):
         assert (out / name).stat().st_size > 0
     assert "ΔPSNR" in capsys.readouterr().out
+
+
+def test_quick_evaluation_scores_psnr_colourfulness_and_share_improved(
+    checkpoint, photo_dir, tmp_path, capsys
+):
+    out = tmp_path / "eval"
+    photos = [str(photo_dir / n) for n in ("chelsea.png", "coffee.png")]
+    assert evaluate.main([*photos, "-w", str(checkpoint), "-o", str(out), "--quick"]) == 0
+    summary = json.loads((out / "summary.json").read_text())["summary"]
+    model = summary[list(summary)[1]]
+    assert model["images"] == 2 and model["improved"] in (0.0, 0.5, 1.0) and summary["gray"]["improved"] == 0
+    assert not (out / "plots.png").exists() and "evaluation//" not in capsys.readouterr().out
