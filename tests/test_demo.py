@@ -49,7 +49,7 @@ def test_uploads_are_read_once_and_bad_files_named(photo_dir, tmp_path):
     assert session.entries[1] is first  # not read again
     assert demo.update_entries(session, [str(photo_dir / "chelsea.png")], 1000) == []  # kept, not re-read
     fresh = demo.Session()
-    assert "exceeds the limit of 0 MP" in demo.update_entries(fresh, [str(photo_dir / "coffee.png")], 1000)[0]
+    assert "exceeds the limit of 0.001 MP" in demo.update_entries(fresh, [str(photo_dir / "coffee.png")], 1000)[0]
 
 
 def test_decoding_controls_reuse_the_histograms(models, photo_dir, tmp_path, monkeypatch):
@@ -80,7 +80,7 @@ def test_decoding_controls_reuse_the_histograms(models, photo_dir, tmp_path, mon
 
 
 def test_previews_are_small_and_downloads_full_resolution(models, astronaut, tmp_path, monkeypatch):
-    monkeypatch.setattr(demo, "PREVIEW_SIDE", 200)
+    monkeypatch.setattr(demo.session, "PREVIEW_SIDE", 200)
     rgba = tmp_path / "astronaut.png"
     with Image.open(astronaut) as im:
         im = im.convert("RGBA")
@@ -105,7 +105,7 @@ def test_previews_are_small_and_downloads_full_resolution(models, astronaut, tmp
 
 
 def test_pixel_histograms_and_figure(models, astronaut, tmp_path, monkeypatch):
-    monkeypatch.setattr(demo, "PREVIEW_SIDE", 128)
+    monkeypatch.setattr(demo.session, "PREVIEW_SIDE", 128)
     session = demo.Session()
     demo.update_entries(session, [str(astronaut)], demo.DEFAULT_MAX_PIXELS)
     settings = demo.Settings("test")

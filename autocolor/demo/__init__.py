@@ -1,0 +1,41 @@
+"""``autocolor serve``: a local web page where a person drops photos in and sees them colorized.
+
+The page (Gradio, the optional extra ``autocolor[demo]``) keeps, per browser session, each photo's
+predicted histograms (a ``Prediction``): changing a decoding control re-decodes them without
+running the network again, and clicking a pixel plots the hue and chroma histograms behind its
+colour. Every photo goes through the same ``Colorizer`` pipeline as the command and the API.
+
+- ``session``: the state and logic, plain functions over ``Session``/``Entry`` (tested without a browser);
+- ``views``: the colour-uncertainty map and a pixel's histograms;
+- ``page``: the Gradio layout, event handlers and wiring (imports Gradio);
+- ``server``: ``serve``, which owns the temporary folder and the server's lifetime.
+"""
+
+from .server import remove_folder, serve
+from .session import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_UPLOAD_MB,
+    Entry,
+    Models,
+    Session,
+    Settings,
+    load_entry,
+    preview,
+    redecode,
+    run,
+    update_entries,
+    write_downloads,
+)
+from .views import colour_spread, doubt_image, histogram_figure, pixel_info
+
+
+def build(*args, **kwargs):
+    """The Gradio page (see ``page.build``); imports Gradio."""
+    from .page import build
+
+    return build(*args, **kwargs)
+
+
+__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_UPLOAD_MB", "Entry", "Models", "Session", "Settings", "build",
+           "colour_spread", "doubt_image", "histogram_figure", "load_entry", "pixel_info", "preview",
+           "redecode", "remove_folder", "run", "serve", "update_entries", "write_downloads"]  # fmt: skip

@@ -1,0 +1,215 @@
+"""The Gradio page: its layout, the handlers of its events, and the wiring between them.
+
+Importing this module imports Gradio: ``server.serve`` does so only after setting Gradio's
+temporary folder. Gradio passes a click by the handler's annotation (``gr.SelectData``), so this
+module has no string annotations.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from .. import io
+from ..histograms import CHROMA_METHODS
+from .session import (
+    DEFAULT_MAX_PIXELS,
+    DEMO_HUE_METHODS,
+    SIZES,
+    Models,
+    Session,
+    Settings,
+    redecode,
+    run,
+    update_entries,
+    write_downloads,
+)
+from .views import histogram_figure, pixel_info
+
+INTRO = """## autocolor
+Drop grayscale (or colour) photos; each is colorized from its lightness alone. Click a pixel of the
+result to see the hue and chroma histograms the network predicted there: the colour is decoded
+from them (Larsson, Maire & Shakhnarovich, *Learning Representations for Automatic Colorization*,
+ECCV 2016). Decoding controls re-decode the cached histograms without running the network."""
+
+DOUBT_LABEL = "Colour uncertainty: dark = sure (of a colour or of gray), bright = unsure"
+CSS = "#colorized img, #gray img, #doubt img { cursor: crosshair; } footer { display: none !important; }"
+
+
+@dataclass
+class Layout:
+    """The page's components."""
+
+    state: gr.State
+    files: gr.File
+    status: gr.Markdown
+    controls: list  # model, size, chroma, hue, fade, boost, temperature
+    gallery: gr.Gallery
+    original: gr.Image
+    gray: gr.Image
+    colorized: gr.Image
+    slider: gr.ImageSlider
+    doubt: gr.Image
+    info: gr.Markdown
+    plot: gr.Plot
+    downloads: gr.File
+
+    @property
+    def shown(self) -> list:
+        """What a change of photos or decoding updates, in the order ``Handlers.detail`` returns."""
+        return [self.gallery, self.original, self.gray, self.colorized, self.slider, self.doubt,
+                self.downloads, self.state]  # fmt: skip
+
+
+def _controls(models: Models) -> list:
+    model = gr.Dropdown(models.names, value=models.names[0], label="Model", elem_id="model")
+    size = gr.Dropdown(list(SIZES), value=512, label="Processing size (--size)", elem_id="size")
+    with gr.Group():
+        chroma = gr.Dropdown(list(CHROMA_METHODS), value="median", label="Chroma decoding")
+        hue = gr.Dropdown(list(DEMO_HUE_METHODS), value="expectation", label="Hue decoding", elem_id="hue")
+        fade = gr.Checkbox(True, label="Chromatic fading (with hue expectation)")
+        boost = gr.Slider(0, 3, value=1.0, step=0.05, label="Saturation boost")
+        temperature = gr.Slider(0.1, 2, value=1.0, step=0.05, label="Temperature (annealed mean)")
+    return [model, size, chroma, hue, fade, boost, temperature]
+
+
+def _views() -> dict:
+    gallery = gr.Gallery(label="Results (click one to inspect it)", columns=8, fit_columns=False, height=150,
+                         preview=False, object_fit="contain", visible=False, elem_id="gallery")  # fmt: skip
+    image = dict(format="png", interactive=False)
+    with gr.Tabs():
+        with gr.Tab("Side by side"), gr.Row():
+            original = gr.Image(label="Original", **image)
+            gray = gr.Image(label="Gray input", elem_id="gray", **image)
+            colorized = gr.Image(label="autocolor (click a pixel)", elem_id="colorized", **image)
+        with gr.Tab("Before / after"):
+            slider = gr.ImageSlider(label="Gray | autocolor", elem_id="slider", **image)
+        with gr.Tab("Where it hesitates"):
+            doubt = gr.Image(label=DOUBT_LABEL, elem_id="doubt", **image)
+    info = gr.Markdown("Click a pixel of the result to see its histograms.", elem_id="pixel-info")
+    plot = gr.Plot(show_label=False, elem_id="histograms", format="png")
+    downloads = gr.File(label="Full-resolution results", file_count="multiple", elem_id="downloads")
+    return dict(gallery=gallery, original=original, gray=gray, colorized=colorized, slider=slider,
+                doubt=doubt, info=info, plot=plot, downloads=downloads)  # fmt: skip
+
+
+def layout(models: Models) -> Layout:
+    """The components, laid out (inside a ``gr.Blocks`` context)."""
+    state = gr.State(Session(), time_to_live=6 * 3600, delete_callback=Session.close)
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            files = gr.File(file_count="multiple", file_types=["image", *sorted(io.IMAGE_SUFFIXES)],
+                            label="Photos (drop or click)", elem_id="upload")  # fmt: skip
+            status = gr.Markdown(elem_id="status")
+            controls = _controls(models)
+        with gr.Column(scale=3):
+            views = _views()
+    return Layout(state=state, files=files, status=status, controls=controls, **views)
+
+
+def settings_of(model, size, chroma, hue, fade, boost, temperature) -> Settings:
+    return Settings(model, int(size), chroma, hue, bool(fade), float(boost), float(temperature))
+
+
+class Handlers:
+    """What each event does. Each change shows the previews at once; ``on_downloads`` then writes
+    the full-resolution files. Unchanged images are skipped, not sent again: Gradio rewrites an
+    image's cache file in place each time it is sent, under a reader's feet."""
+
+    def __init__(self, models: Models, root: Path, max_pixels: int):
+        self.models, self.root, self.max_pixels = models, root, max_pixels
+
+    @staticmethod
+    def files_of(session: Session) -> list[str] | None:
+        ready = session.entries and all(x.download is not None for x in session.entries)
+        return [str(x.download) for x in session.entries] if ready else None
+
+    def detail(self, session: Session, photo_changed: bool = True):
+        """The gallery, the selected photo's views and the downloads; the original, gray and
+        uncertainty views only when ``photo_changed`` (a decoding change leaves them as they are)."""
+        e = session.current()
+        shots = [(x.colorized, x.name) for x in session.entries if x.colorized is not None]
+        gallery = gr.Gallery(shots, visible=len(shots) > 1)  # a choice only with several photos
+        if e is None or e.colorized is None:
+            return gallery, None, None, None, None, None, self.files_of(session), session
+        fixed = (e.original, e.gray, e.doubt) if photo_changed else (gr.skip(),) * 3
+        pair = (e.gray, e.colorized)
+        return gallery, fixed[0], fixed[1], e.colorized, pair, fixed[2], self.files_of(session), session
+
+    @staticmethod
+    def status_of(session: Session, errors: list[str]) -> str:
+        lines = [f"**{len(session.entries)}** photo(s) colorized."] if session.entries else []
+        return "\n\n".join(lines + [f"⚠ {err}" for err in errors])
+
+    def refresh(self, session: Session, settings: Settings, errors: list[str], network: bool):
+        if session.entries:
+            (run if network else redecode)(session, self.models, settings)
+        return (*self.detail(session, photo_changed=network), self.status_of(session, errors))
+
+    def on_files(self, files, *args):
+        *controls, session = args
+        paths = [f if isinstance(f, str) else f.name for f in files or []]
+        errors = update_entries(session, paths, self.max_pixels)
+        for err in errors:
+            gr.Warning(err)
+        return self.refresh(session, settings_of(*controls), errors, network=True)
+
+    def on_run(self, *args):
+        *controls, session = args
+        return self.refresh(session, settings_of(*controls), [], network=True)
+
+    def on_decode(self, *args):
+        *controls, session = args
+        return self.refresh(session, settings_of(*controls), [], network=False)
+
+    def on_downloads(self, *args):
+        *controls, session = args
+        if session.entries:
+            write_downloads(session, self.models, settings_of(*controls), self.root)
+        return self.files_of(session), session
+
+    def on_select(self, session: Session, evt: gr.SelectData):
+        session.selected = int(evt.index)
+        return self.detail(session)[1:]  # not the gallery itself
+
+    # Spelt out (no *args): Gradio finds the click by the annotation of ``evt``.
+    def on_pixel(
+        self, model, size, chroma, hue, fade, boost, temperature, session: Session, evt: gr.SelectData
+    ):
+        e = session.current()
+        if e is None or e.pred is None:
+            return None, ""
+        x, y = evt.index
+        info = pixel_info(e, x, y, settings_of(model, size, chroma, hue, fade, boost, temperature))
+        return histogram_figure(info), info.text
+
+
+def wire(ui: Layout, on: Handlers) -> None:
+    """Connect events to handlers; the network runs one request at a time (a shared concurrency id)."""
+    inputs = [*ui.controls, ui.state]
+    heavy = {"concurrency_id": "network", "concurrency_limit": 1}
+
+    def previews_then_files(event, handler, event_inputs):
+        event(handler, event_inputs, [*ui.shown, ui.status], **heavy).then(
+            on.on_downloads, inputs, [ui.downloads, ui.state], **heavy
+        )
+
+    model, size, chroma, hue, fade, boost, temperature = ui.controls
+    for event in (ui.files.upload, ui.files.clear):
+        previews_then_files(event, on.on_files, [ui.files, *inputs])
+    for event in (model.change, size.change):
+        previews_then_files(event, on.on_run, inputs)
+    for event in (chroma.change, hue.change, fade.change, boost.release, temperature.release):
+        previews_then_files(event, on.on_decode, inputs)
+    hue.change(lambda h: gr.Checkbox(interactive=h == "expectation"), hue, fade)
+    ui.gallery.select(on.on_select, ui.state, ui.shown[1:])
+    for img in (ui.colorized, ui.gray, ui.doubt):
+        img.select(on.on_pixel, inputs, [ui.plot, ui.info])
+
+
+def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> gr.Blocks:
+    """The Gradio ``Blocks`` page; ``root`` is the folder for results (per-session subfolders)."""
+    with gr.Blocks(title="autocolor", analytics_enabled=False, delete_cache=(900, 3600)) as page:
+        wire(layout(models), Handlers(models, root, max_pixels))
+    return page

@@ -1,0 +1,194 @@
+"""The demo's state and logic, without Gradio: settings, models, a session's photos and their
+cached predictions, re-decoding without the network, full-resolution downloads."""
+
+import functools
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .. import io
+from ..backbones import BACKBONES
+from ..histograms import HUE_METHODS, DecodeParam
+from ..pipeline import Colorizer, Prediction, bundled_weights
+from .views import doubt_image
+
+PREVIEW_SIDE = 1280  # longest side of the images sent to the page (downloads are full resolution)
+DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_MAX_UPLOAD_MB = 50
+SIZES = (256, 352, 512, 768, 1024)
+# The page offers fading as its own switch; "expectation-cf" is expectation plus fading.
+DEMO_HUE_METHODS = tuple(h for h in HUE_METHODS if h != "expectation-cf")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The page's controls."""
+
+    model: str
+    size: int = 512
+    chroma: str = "median"
+    hue: str = "expectation"
+    fade: bool = True
+    boost: float = 1.0
+    temperature: float = 1.0
+
+    def param(self) -> DecodeParam:
+        """The decoding these controls choose (fading applies to the hue expectation)."""
+        hue = "expectation-cf" if self.fade and self.hue == "expectation" else self.hue
+        return DecodeParam.parse(f"{self.chroma}:{hue}", self.temperature, self.boost)
+
+
+class Models:
+    """The colorizers a page offers, by name; each is loaded on first use and shared by all sessions."""
+
+    def __init__(self, factories: dict[str, Callable[[], Colorizer]]):
+        if not factories:
+            raise ValueError("no model to serve: pass --weights FILE or install a bundled model")
+        self.factories, self.loaded, self.lock = factories, {}, threading.Lock()
+
+    @classmethod
+    def find(cls, weights: list[str] | None = None, device: str = "auto") -> "Models":
+        """The bundled models that are installed, then each checkpoint in ``weights`` (by file name)."""
+        factories: dict[str, Callable[[], Colorizer]] = {}
+        for backbone in BACKBONES:
+            if bundled_weights(backbone).exists():
+                factories[f"{backbone} (bundled)"] = functools.partial(
+                    Colorizer.from_pretrained, backbone, device=device
+                )
+        for w in weights or []:
+            if not Path(w).is_file():
+                raise FileNotFoundError(f"--weights {w}: no such file")
+            factories[Path(w).name] = functools.partial(Colorizer.load, w, device=device)
+        return cls(factories)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.factories)
+
+    def get(self, name: str) -> Colorizer:
+        with self.lock:
+            if name not in self.loaded:
+                if name not in self.factories:
+                    raise ValueError(f"unknown model {name!r}")
+                self.loaded[name] = self.factories[name]()
+            return self.loaded[name]
+
+
+@dataclass
+class Entry:
+    """One uploaded photo: its full-resolution lightness, previews, and the cached prediction."""
+
+    name: str
+    source: str  # the uploaded file's path (identifies the entry across uploads)
+    photo: io.Photo
+    original: np.ndarray  # uint8 RGB preview of the upload as it looks
+    light: np.ndarray  # lightness at preview size
+    pred: Prediction | None = None
+    made_with: tuple[str, int] | None = None  # (model, size) of ``pred``
+    colorized: np.ndarray | None = None  # uint8 RGB preview of the latest decoding
+    doubt: np.ndarray | None = None  # uint8 RGB preview of the colour uncertainty
+    download: Path | None = None  # full-resolution result
+
+    @property
+    def gray(self) -> np.ndarray:
+        return io.quantize(self.light)
+
+    def full_res_coords(self, y, x):
+        """Full-resolution pixel coordinates (floats or tensors) of preview pixel (y, x)."""
+        (ph, pw), (h, w) = self.light.shape, self.photo.light.shape
+        return (y + 0.5) * h / ph - 0.5, (x + 0.5) * w / pw - 0.5
+
+
+@dataclass
+class Session:
+    """What one browser session holds; its files live in ``folder`` and go with it."""
+
+    entries: list[Entry] = field(default_factory=list)
+    selected: int = 0
+    folder: Path | None = None
+
+    def current(self) -> Entry | None:
+        return self.entries[self.selected] if self.entries else None
+
+    def close(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def preview(im: Image.Image, side: int | None = None) -> Image.Image:
+    """``im`` shrunk (never enlarged) to at most ``side`` (``PREVIEW_SIDE``) pixels on its longer edge."""
+    side = side or PREVIEW_SIDE
+    im = im.copy()
+    im.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return im
+
+
+def load_entry(path: str, max_pixels: int) -> Entry:
+    """Read an uploaded file (raises ``io.ImageError`` with a one-line message)."""
+    im = io.open_image(path, max_pixels)
+    photo = io.opened_photo(im)
+    small = preview(im)
+    light = io.to_photo(small).light
+    if photo.bits == 16:  # Pillow shows 16-bit gray only as 8-bit gray
+        shown = np.repeat(io.quantize(light)[..., None], 3, axis=2)
+    else:
+        shown = np.asarray(small.convert("RGB"))
+    return Entry(Path(path).name, str(path), photo, shown, light)
+
+
+def update_entries(session: Session, paths: list[str], max_pixels: int) -> list[str]:
+    """Make the session's entries the uploaded ``paths`` (keeping those already read); the errors."""
+    known = {e.source: e for e in session.entries}
+    entries, errors = [], []
+    for p in paths:
+        if p in known:
+            entries.append(known[p])
+            continue
+        try:
+            entries.append(load_entry(p, max_pixels))
+        except io.ImageError as err:
+            errors.append(f"{Path(p).name}: {str(err).split(': ', 1)[-1]}")
+    session.entries = entries
+    session.selected = min(session.selected, max(len(entries) - 1, 0))
+    return errors
+
+
+def run(session: Session, models: Models, settings: Settings) -> None:
+    """Predict where the model or size changed, then decode every entry's preview."""
+    colorizer = models.get(settings.model)
+    for entry in session.entries:
+        if entry.made_with != (settings.model, settings.size):
+            entry.pred = colorizer.predict(entry.photo, size=settings.size)
+            entry.made_with = (settings.model, settings.size)
+            entry.doubt = doubt_image(entry)
+    redecode(session, models, settings)
+
+
+def redecode(session: Session, models: Models, settings: Settings) -> None:
+    """Decode the cached histograms again (no network) into the previews; downloads are now stale."""
+    colorizer = models.get(settings.model)
+    param = settings.param()
+    for entry in session.entries:
+        if entry.pred is not None:
+            entry.colorized = io.quantize(colorizer.render(entry.pred, entry.light, param), 8)
+            entry.download = None
+
+
+def write_downloads(session: Session, models: Models, settings: Settings, root: Path) -> None:
+    """The full-resolution results of the current decoding, written into the session's folder
+    (alpha, 16 bits, EXIF and ICC kept, as the command does)."""
+    colorizer = models.get(settings.model)
+    param = settings.param()
+    if session.folder is None:
+        session.folder = Path(tempfile.mkdtemp(prefix="session-", dir=root))
+    for i, entry in enumerate(session.entries):
+        if entry.pred is not None:
+            dst = session.folder / f"{i:03d}-{Path(entry.name).stem}-color.png"
+            io.write_image(dst, colorizer.render(entry.pred, entry.photo.light, param), like=entry.photo)
+            entry.download = dst
