@@ -242,14 +242,8 @@ def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.Training
     return photos, val_photos, crops
 
 
-def train(
-    cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None
-) -> Path:
-    """Run (or resume) training; returns the path of the model checkpoint.
-
-    ``stop_after``: checkpoint and return after this many steps of this call (the schedule still
-    spans ``cfg.steps``), to split a long run across sessions; ``--resume`` continues it.
-    """
+def _distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
+    """(world size, rank, device); joins the process group under torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     device = _device(cfg.device)
@@ -258,29 +252,28 @@ def train(
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    out = Path(cfg.out)
-    main_rank = rank == 0
-    if main_rank:
-        out.mkdir(parents=True, exist_ok=True)
+    return world, rank, device
 
-    state, cfg = _resumed(cfg, out) if resume else (None, cfg)
-    photos, val_photos, dataset = _photo_sets(cfg)
+
+def _model(cfg: TrainConfig, state: dict | None, crops: data.TrainingCrops, device: torch.device):
+    """The network and optimiser, fresh or as saved; and the step they are at."""
     if state is not None:
         net = HypercolumnColorizer(ModelConfig(**state["config"]))
         net.load_state_dict(state["state_dict"])
     else:
-        calib = _collate([dataset[10**12 + i] for i in range(8)])["gray"]  # not a training index
+        calib = _collate([crops[10**12 + i] for i in range(8)])["gray"]  # not a training index
         net = build_model(cfg, calib)
     net.to(device).train()
     opt = make_optimizer(net, cfg)
-    step = 0
     if state is not None:
         opt.load_state_dict(state["optimizer"])
-        step = state["step"]
-    ddp = nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    return net, opt, state["step"] if state is not None else 0
 
-    loader = DataLoader(
-        dataset,
+
+def _loader(crops: data.TrainingCrops, cfg: TrainConfig, step: int, rank: int, world: int) -> DataLoader:
+    """Batches from ``step`` on; every sample index is a function of (step, rank)."""
+    return DataLoader(
+        crops,
         batch_size=cfg.batch,
         sampler=_Sampler(step * cfg.accum, cfg.steps * cfg.accum, cfg.batch, rank, world),
         num_workers=cfg.workers,
@@ -289,113 +282,139 @@ def train(
         persistent_workers=False,
         prefetch_factor=4 if cfg.workers else None,
     )
-    stop = {"signal": None}
 
-    def on_signal(signum, _frame):
-        stop["signal"] = signum
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    if main_rank and state:
-        for name in ("log.csv", "val.csv"):
-            _truncate_log(out / name, step)
-    log = open(out / "log.csv", "a" if state else "w", newline="") if main_rank else None  # noqa: SIM115
-    writer = csv.writer(log) if log else None
-    if writer and log.tell() == 0:
-        writer.writerow(["step", "loss", "lr", "images_per_s", "elapsed_s"])
-    board = _tensorboard(out) if main_rank else None
-    bar = tqdm(
-        total=cfg.steps, initial=step, disable=not (progress and main_rank), unit="step", dynamic_ncols=True
-    )
-    use_amp = device.type == "cuda"
-    t0, seen, running = time.time(), 0, None
+class _Progress:
+    """What the main process reports: log.csv, TensorBoard scalars (if installed), a progress bar."""
 
-    saved = {"step": step}
+    def __init__(self, out: Path, cfg: TrainConfig, step: int, resumed: bool, show: bool):
+        if resumed:
+            for name in ("log.csv", "val.csv"):
+                _truncate_log(out / name, step)
+        self.log = open(out / "log.csv", "a" if resumed else "w", newline="")  # noqa: SIM115
+        self.writer = csv.writer(self.log)
+        if self.log.tell() == 0:
+            self.writer.writerow(["step", "loss", "lr", "images_per_s", "elapsed_s"])
+        self.board = _tensorboard(out)
+        self.bar = tqdm(total=cfg.steps, initial=step, disable=not show, unit="step", dynamic_ncols=True)
+        self.cfg, self.t0, self.seen, self.running = cfg, time.time(), 0, None
 
-    def save_all():
-        if not main_rank or saved["step"] == step:  # nothing new since the last save
-            return
-        saved["step"] = step
-        model_lib.atomic_save(
-            {
-                "step": step,
-                "config": asdict(net.config),
-                "train_config": asdict(cfg),
-                "state_dict": net.state_dict(),
-                "optimizer": opt.state_dict(),
-            },
-            out / STATE_FILE,
+    def step(self, step: int, loss: float, lr: float, images: int) -> None:
+        self.seen += images
+        self.running = loss if self.running is None else 0.95 * self.running + 0.05 * loss
+        rate = self.seen / max(time.time() - self.t0, 1e-9)
+        self.bar.set_postfix(loss=f"{self.running:.3f}", img_s=f"{rate:.1f}")
+        self.bar.update(1)
+        if step % self.cfg.log_every == 0 or step == self.cfg.steps:
+            self.writer.writerow(
+                [step, f"{loss:.5f}", f"{lr:.3g}", f"{rate:.2f}", f"{time.time() - self.t0:.1f}"]
+            )
+            self.log.flush()
+            if self.board:
+                self.board.add_scalar("train/loss", loss, step)
+                self.board.add_scalar("train/images_per_s", rate, step)
+
+    def validated(self, step: int, row: dict) -> None:
+        if self.board:
+            for k in ("psnr_gain", "colourfulness_ratio"):
+                self.board.add_scalar(f"val/{k}", row[k], step)
+        self.bar.write(f"step {step}: held-out PSNR {row['psnr']:.2f} dB ({row['psnr_gain']:+.2f} vs gray), "
+                       f"colourfulness {row['colourfulness_ratio']:.2f} of the originals'")  # fmt: skip
+
+    def close(self) -> None:
+        self.bar.close()
+        self.log.close()
+        if self.board:
+            self.board.close()
+
+
+def _save(net, opt, cfg: TrainConfig, step: int, photos: int, val_photos: list[Path], report: _Progress):
+    """state.pt (to resume), model.pt, and with validation photos a score and best.pt (early stopping)."""
+    out = Path(cfg.out)
+    state = {"step": step, "config": asdict(net.config), "train_config": asdict(cfg),
+             "state_dict": net.state_dict(), "optimizer": opt.state_dict()}  # fmt: skip
+    model_lib.atomic_save(state, out / STATE_FILE)
+    model_lib.save(net, out / MODEL_FILE, step=step, init=cfg.init, photos=photos)
+    if val_photos:
+        row = validate(net, val_photos, out, step)
+        best = _best_validation(out / "val.csv")
+        if best is not None and best["step"] == step:
+            model_lib.save(net, out / BEST_FILE, step=step, init=cfg.init, photos=photos)
+        report.validated(step, row)
+
+
+def _optimise(net, ddp, opt, batches, cfg: TrainConfig, step: int, rank: int, device: torch.device) -> float:
+    """One optimiser step (over ``accum`` batches) at ``step``; its loss."""
+    torch.manual_seed(cfg.seed * 1_000_003 + step * 7919 + rank)  # dropout, as a function of step
+    frozen = step < cfg.freeze_backbone
+    for g in opt.param_groups:
+        g["lr"] = (
+            cfg.lr * g["lr_mult"] * _lr_factor(step, cfg) * (0.0 if frozen and g["lr_mult"] != 1.0 else 1.0)
         )
-        model_lib.save(net, out / MODEL_FILE, step=step, init=cfg.init, photos=len(photos))
-        if val_photos:
-            row = validate(net, val_photos, out, step)
-            best = _best_validation(out / "val.csv")
-            if best is not None and best["step"] == step:  # early stopping: keep the best on validation
-                model_lib.save(net, out / BEST_FILE, step=step, init=cfg.init, photos=len(photos))
-            if board:
-                for k in ("psnr_gain", "colourfulness_ratio"):
-                    board.add_scalar(f"val/{k}", row[k], step)
-            bar.write(f"step {step}: held-out PSNR {row['psnr']:.2f} dB ({row['psnr_gain']:+.2f} vs gray), "
-                      f"colourfulness {row['colourfulness_ratio']:.2f} of the originals'")  # fmt: skip
+    net.train()
+    if cfg.init != "random":  # ImageNet statistics stay (batches are small)
+        _freeze_bn(net.backbone)
+    opt.zero_grad(set_to_none=True)
+    total = 0.0
+    for _ in range(cfg.accum):
+        batch = next(batches)
+        gray = batch["gray"].to(device, non_blocking=True)
+        with torch.autocast(device.type, enabled=device.type == "cuda", dtype=torch.bfloat16):
+            logits = ddp(gray, batch["points"].to(device))
+        logits = {k: v.float() for k, v in logits.items()}
+        targets = {k: v.to(device) for k, v in batch["targets"].items()}
+        light = batch["light"].to(device) if cfg.lightness_weight else None
+        loss = histograms.loss(logits, targets, batch["chroma"].to(device), light) / cfg.accum
+        loss.backward()
+        total += float(loss.detach())
+    opt.step()
+    return total
 
-    it = iter(loader)
-    last = cfg.steps if stop_after is None else min(cfg.steps, step + stop_after)
+
+def train(
+    cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None
+) -> Path:
+    """Run (or resume) training; returns the path of the model checkpoint.
+
+    ``stop_after``: checkpoint and return after this many steps of this call (the schedule still
+    spans ``cfg.steps``), to split a long run across sessions; ``--resume`` continues it.
+    Raises ``Stopped`` (after saving) when SIGINT or SIGTERM stops it.
+    """
+    world, rank, device = _distributed(cfg)
+    main_rank, out = rank == 0, Path(cfg.out)
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
+    state, cfg = _resumed(cfg, out) if resume else (None, cfg)
+    photos, val_photos, crops = _photo_sets(cfg)
+    net, opt, step = _model(cfg, state, crops, device)
+    ddp = nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    batches = iter(_loader(crops, cfg, step, rank, world))
+    stop: dict[str, int | None] = {"signal": None}
+    old = {
+        s: signal.signal(s, lambda signum, _: stop.update(signal=signum))
+        for s in (signal.SIGINT, signal.SIGTERM)
+    }
+    report = _Progress(out, cfg, step, state is not None, progress) if main_rank else None
+    saved, last = step, cfg.steps if stop_after is None else min(cfg.steps, step + stop_after)
+
+    def save() -> None:
+        nonlocal saved
+        if main_rank and saved != step:  # something new since the last save
+            _save(net, opt, cfg, step, len(photos), val_photos, report)
+            saved = step
+
     try:
         while step < last and stop["signal"] is None:
-            torch.manual_seed(cfg.seed * 1_000_003 + step * 7919 + rank)  # dropout, as a function of step
-            frozen = step < cfg.freeze_backbone
-            for g in opt.param_groups:
-                g["lr"] = (
-                    cfg.lr
-                    * g["lr_mult"]
-                    * _lr_factor(step, cfg)
-                    * (0.0 if frozen and g["lr_mult"] != 1.0 else 1.0)
-                )
-            net.train()
-            if cfg.init != "random":  # ImageNet statistics stay (batches are small)
-                _freeze_bn(net.backbone)
-            opt.zero_grad(set_to_none=True)
-            total = 0.0
-            for _ in range(cfg.accum):
-                batch = next(it)
-                gray = batch["gray"].to(device, non_blocking=True)
-                with torch.autocast(device.type, enabled=use_amp, dtype=torch.bfloat16):
-                    logits = ddp(gray, batch["points"].to(device))
-                logits = {k: v.float() for k, v in logits.items()}
-                targets = {k: v.to(device) for k, v in batch["targets"].items()}
-                light = batch["light"].to(device) if cfg.lightness_weight else None
-                loss = histograms.loss(logits, targets, batch["chroma"].to(device), light) / cfg.accum
-                loss.backward()
-                total += float(loss.detach())
-            opt.step()
+            loss = _optimise(net, ddp, opt, batches, cfg, step, rank, device)
             step += 1
-            seen += cfg.batch * cfg.accum * world
-            running = total if running is None else 0.95 * running + 0.05 * total
-            rate = seen / max(time.time() - t0, 1e-9)
-            bar.set_postfix(loss=f"{running:.3f}", img_s=f"{rate:.1f}")
-            bar.update(1)
-            if writer and (step % cfg.log_every == 0 or step == cfg.steps):
-                writer.writerow(
-                    [
-                        step,
-                        f"{total:.5f}",
-                        f"{opt.param_groups[0]['lr']:.3g}",
-                        f"{rate:.2f}",
-                        f"{time.time() - t0:.1f}",
-                    ]
-                )
-                log.flush()
-                if board:
-                    board.add_scalar("train/loss", total, step)
-                    board.add_scalar("train/images_per_s", rate, step)
+            if report:
+                report.step(step, loss, opt.param_groups[0]["lr"], cfg.batch * cfg.accum * world)
             if step % cfg.save_every == 0:
-                save_all()
-        save_all()
+                save()
+        save()
     finally:
-        bar.close()
-        if log:
-            log.close()
-        if board:
-            board.close()
+        if report:
+            report.close()
         for s, h in old.items():
             signal.signal(s, h)
         if world > 1:

@@ -49,7 +49,10 @@ def test_uploads_are_read_once_and_bad_files_named(photo_dir, tmp_path):
     assert session.entries[1] is first  # not read again
     assert demo.update_entries(session, [str(photo_dir / "chelsea.png")], 1000) == []  # kept, not re-read
     fresh = demo.Session()
-    assert "exceeds the limit of 0.001 MP" in demo.update_entries(fresh, [str(photo_dir / "coffee.png")], 1000)[0]
+    assert (
+        "exceeds the limit of 0.001 MP"
+        in demo.update_entries(fresh, [str(photo_dir / "coffee.png")], 1000)[0]
+    )
 
 
 def test_decoding_controls_reuse_the_histograms(models, photo_dir, tmp_path, monkeypatch):
