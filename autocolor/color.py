@@ -57,16 +57,28 @@ def colour_offset(hue: Tensor, chroma: Tensor) -> Tensor:
     return torch.einsum("ij,...jhw->...ihw", _OPPONENT.to(g), g)
 
 
-def offset_to_rgb(light: Tensor, offset: Tensor) -> Tensor:
-    """RGB = L + offset, the offset shortened where needed to stay inside the RGB cube.
+def opponent_to_rgb(offset: Tensor) -> Tensor:
+    """An offset from gray in the 2 opponent coordinates (dim -3) as 3 RGB offsets summing to 0."""
+    return torch.einsum("ij,...ihw->...jhw", _OPPONENT.to(offset), offset)
 
-    Shortening keeps hue and lightness exactly and lowers chroma only.
+
+def fit_in_cube(light: Tensor, d: Tensor) -> Tensor:
+    """RGB = L + s d for an RGB offset ``d`` (dim -3) summing to 0, with the largest s <= 1 that stays
+    inside the RGB cube: hue and lightness kept exactly, chroma lowered only where needed.
+
+    As the offset sums to 0, its largest component meets white first and its smallest black:
+    s = min(1, (1 - L) / max d, L / -min d).
     """
-    d = torch.einsum("ij,...ihw->...jhw", _OPPONENT.to(offset), offset)
-    l3 = light.unsqueeze(-3)
-    room = torch.where(d > 0, (1 - l3) / d.clamp(min=1e-12), l3 / (-d).clamp(min=1e-12))
-    scale = room.amin(dim=-3, keepdim=True).clamp(0, 1)
-    return (l3 + scale * d).clamp(0, 1)
+    room_up = (1 - light) / d.amax(dim=-3).clamp(min=1e-12)
+    room_down = light / d.amin(dim=-3).neg().clamp(min=1e-12)
+    scale = torch.minimum(room_up, room_down).clamp_(0, 1)
+    return torch.addcmul(light.unsqueeze(-3), scale.unsqueeze(-3), d).clamp_(0, 1)
+
+
+def offset_to_rgb(light: Tensor, offset: Tensor) -> Tensor:
+    """RGB = L + offset (2 opponent coordinates), the offset shortened where needed to stay inside
+    the RGB cube (``fit_in_cube``)."""
+    return fit_in_cube(light, opponent_to_rgb(offset))
 
 
 def hue_chroma_to_rgb(light: Tensor, hue: Tensor, chroma: Tensor) -> Tensor:

@@ -254,15 +254,21 @@ def output_format(path: str | os.PathLike) -> str:
     return FORMATS[suffix]
 
 
+def output_bits(path: str | os.PathLike, like: Photo) -> int:
+    """Bits per channel ``write_image`` writes: 16 for a 16-bit photo saved as PNG, else 8."""
+    return 16 if like.bits == 16 and output_format(path) == "PNG" else 8
+
+
 def write_image(
     path: str | os.PathLike, rgb: np.ndarray, like: Photo | None = None, quality: int = 95
 ) -> None:
-    """Write float RGB (H, W, 3) atomically, keeping ``like``'s alpha, 16 bits (PNG) and metadata."""
+    """Write RGB (H, W, 3), float in [0, 1] or uint8, atomically, keeping ``like``'s alpha, 16 bits
+    (PNG) and metadata."""
     path = Path(path)
     fmt = output_format(path)
     like = like or Photo(np.zeros(0, np.float32))
-    bits = 16 if like.bits == 16 and fmt == "PNG" else 8
-    pixels = quantize(rgb, bits)
+    bits = output_bits(path, like)
+    pixels = rgb if rgb.dtype == np.uint8 and bits == 8 else quantize(rgb, bits)
     if like.alpha is not None and fmt in ("PNG", "WEBP", "TIFF"):
         pixels = np.concatenate([pixels, quantize(like.alpha[..., None], bits)], axis=2)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

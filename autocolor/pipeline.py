@@ -9,7 +9,8 @@
    lightness, so colour edges follow the photo's own edges instead of the blocky or blurred grid.
 4. Each output pixel gets the photo's own lightness exactly: RGB = L + offset, the offset
    shortened where it would leave the RGB cube.
-   The full-resolution work runs in strips of rows, so memory stays bounded for huge photos.
+   The full-resolution work runs in small chunks of rows, so memory stays bounded for huge photos
+   and each chunk's intermediate planes stay in the processor's cache.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .histograms import DecodeParam
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_BACKBONE = "effnet-lite0"
-STRIP_PIXELS = 1 << 21  # full-resolution pixels per strip
+CHUNK_PIXELS = 1 << 16  # full-resolution pixels coloured at a time (their planes stay in cache)
 
 
 class ModelNotAvailable(FileNotFoundError):
@@ -208,39 +209,69 @@ class Colorizer:
         return color.colour_offset(hue, chroma)
 
     @torch.inference_mode()
-    def render(self, pred: Prediction, light: np.ndarray, param: DecodeParam | None = None) -> np.ndarray:
+    def render(
+        self,
+        pred: Prediction,
+        light: np.ndarray,
+        param: DecodeParam | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Decode ``pred`` and bring its colour to ``light`` (H, W): float RGB (H, W, 3) whose channel
         mean equals ``light``. ``light`` is the photo's lightness at full resolution or at any other
-        size (a preview); ``param`` overrides the colorizer's decoding. The network does not run."""
+        size (a preview); ``param`` overrides the colorizer's decoding. The network does not run.
+        ``out``: an (H, W, 3) float32 array to fill, or uint8 to get rounded 8-bit colour directly."""
+        coef = self._coefficients(pred, param)
+        h, w = light.shape
+        g = pred.grid_stride
+        # light's pixel (y, x) sits at grid coordinate ((y, x) + 0.5) * scale / g - 0.5: linear along
+        # the width once for all grid rows, then each run of output rows between the same two grid
+        # rows is blended from those two rows, a cache-sized chunk at a time.
+        sy = pred.scale[0] * pred.image_size[0] / h
+        sx = pred.scale[1] * pred.image_size[1] / w
+        rows = hypercolumn.linear_read(coef, (torch.arange(w) + 0.5) * sx / g - 0.5, dim=2)  # (6, hg, w)
+        u = ((torch.arange(h) + 0.5) * sy / g - 0.5).clamp(0, rows.shape[1] - 1)
+        upper = u.floor().long().clamp(max=max(rows.shape[1] - 2, 0))
+        out = np.empty((h, w, 3), np.float32) if out is None else out
+        chunk = max(1, CHUNK_PIXELS // w)
+        y0 = 0
+        for k, count in zip(
+            *(t.tolist() for t in torch.unique_consecutive(upper, return_counts=True)), strict=True
+        ):
+            a, b = rows[:, k, None], rows[:, min(k + 1, rows.shape[1] - 1), None]
+            for y in range(y0, y0 + count, chunk):
+                y1 = min(y0 + count, y + chunk)
+                c = torch.lerp(a, b, (u[y:y1] - k).view(1, -1, 1))  # (6, rows, w)
+                self._light_up(c, light[y:y1], out[y:y1])
+            y0 += count
+        return out
+
+    @staticmethod
+    def _light_up(c: Tensor, light: np.ndarray, out: np.ndarray) -> None:
+        """Colour rows of ``light`` with offset a * L + b (``c``: a, b in RGB) into ``out``."""
+        lt = torch.from_numpy(light)
+        rgb = color.fit_in_cube(lt, torch.addcmul(c[3:], c[:3], lt))
+        if out.dtype == np.uint8:
+            rgb = rgb.mul_(255).round_()
+        torch.from_numpy(out).copy_(rgb.permute(1, 2, 0))
+
+    def _coefficients(self, pred: Prediction, param: DecodeParam | None) -> Tensor:
+        """(6, h, w) on the grid: the colour's RGB offset from gray is a * L + b locally (a: 0-2, b: 3-5);
+        guided by the grid's lightness, or constant (a = 0) for plain bilinear upsampling."""
         off = self._offset_grid(pred, param or self.decode_param)
         if self.guided:
             coef = guided_coefficients(pred.light[:, None], off, self.guide_radius, self.guide_eps)
         else:
             coef = torch.cat([torch.zeros_like(off), off], dim=1)
-        h, w = light.shape
-        g = pred.grid_stride
-        # light's pixel x sits at grid coordinate (x + 0.5) * scale / g: bilinear along the width
-        # once for all grid rows, then along the height one strip of rows at a time.
-        sy = pred.scale[0] * pred.image_size[0] / h
-        sx = pred.scale[1] * pred.image_size[1] / w
-        rows_w = hypercolumn.linear_read(coef[0], (torch.arange(w) + 0.5) * sx / g - 0.5, dim=2)
-        out = np.empty((h, w, 3), np.float32)
-        step = max(1, STRIP_PIXELS // w)
-        for y0 in range(0, h, step):
-            y1 = min(h, y0 + step)
-            c = hypercolumn.linear_read(rows_w, (torch.arange(y0, y1) + 0.5) * sy / g - 0.5, dim=1)
-            lt = torch.from_numpy(light[y0:y1])
-            rgb = color.offset_to_rgb(lt, c[:2] * lt + c[2:])
-            out[y0:y1] = rgb.permute(1, 2, 0).numpy()
-        return out
+        return torch.cat([color.opponent_to_rgb(coef[:, :2]), color.opponent_to_rgb(coef[:, 2:])], 1)[0]
 
     def colorize_light(self, light: np.ndarray) -> np.ndarray:
         """Float RGB (H, W, 3) for lightness ``light`` (H, W); output channel mean equals ``light``."""
         return self.render(self.predict(io.Photo(light)), light)
 
-    def colorize_photo(self, photo: io.Photo) -> np.ndarray:
-        """Float RGB for a decoded ``io.Photo``."""
-        return self.colorize_light(photo.light)
+    def colorize_photo(self, photo: io.Photo, dtype=np.float32) -> np.ndarray:
+        """RGB (H, W, 3) for a decoded ``io.Photo``: float32 in [0, 1], or rounded uint8."""
+        out = np.empty((*photo.light.shape, 3), dtype)
+        return self.render(self.predict(photo), photo.light, out=out)
 
     def colorize(self, image):
         """Colorize a PIL image (returns a PIL image, alpha kept) or an array.
@@ -250,12 +281,12 @@ class Colorizer:
         Colour input is colorized from its own lightness.
         """
         photo = io.to_photo(image)
-        rgb = self.colorize_photo(photo)
+        pil = isinstance(image, Image.Image)
+        rgb = self.colorize_photo(photo, np.uint8 if pil else np.float32)
         if photo.alpha is not None:
-            rgb = np.concatenate([rgb, photo.alpha[..., None]], axis=2)
-        if isinstance(image, Image.Image):
-            return Image.fromarray(io.quantize(rgb, 8))
-        return rgb
+            alpha = io.quantize(photo.alpha[..., None], 8) if pil else photo.alpha[..., None]
+            rgb = np.concatenate([rgb, alpha], axis=2)
+        return Image.fromarray(rgb) if pil else rgb
 
     def colorize_file(
         self,
@@ -266,4 +297,5 @@ class Colorizer:
     ) -> None:
         """Read ``src``, colorize, and write ``dst`` atomically (alpha, 16 bits, EXIF, ICC kept)."""
         photo = io.read_image(src, max_pixels)
-        io.write_image(dst, self.colorize_photo(photo), like=photo, quality=quality)
+        dtype = np.uint8 if io.output_bits(dst, photo) == 8 else np.float32  # 8 bits: no float copy
+        io.write_image(dst, self.colorize_photo(photo, dtype), like=photo, quality=quality)

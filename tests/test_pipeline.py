@@ -121,10 +121,10 @@ def test_decoding_options_change_the_output(colorizer):
 
 
 def test_large_photo_is_processed_in_strips(colorizer, monkeypatch):
-    monkeypatch.setattr("autocolor.pipeline.STRIP_PIXELS", 5000)
+    monkeypatch.setattr("autocolor.pipeline.CHUNK_PIXELS", 5000)
     gray = np.random.default_rng(2).random((300, 200)).astype(np.float32)
     strips = colorizer.colorize(gray)
-    monkeypatch.setattr("autocolor.pipeline.STRIP_PIXELS", 1 << 24)
+    monkeypatch.setattr("autocolor.pipeline.CHUNK_PIXELS", 1 << 24)
     whole = colorizer.colorize(gray)
     assert np.allclose(strips, whole, atol=1e-6)
 
