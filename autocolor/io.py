@@ -140,17 +140,22 @@ _EXIF_IFDS = (0x8769, 0x8825)  # the Exif and GPS sub-IFDs
 
 
 def _exif_without_orientation(im: Image.Image) -> bytes | None:
-    """The photo's own EXIF metadata (camera, date, author, Exif and GPS IFDs), orientation reset."""
-    src, out = im.getexif(), Image.Exif()
-    for tag in _EXIF_KEEP:
-        if tag in src:
-            out[tag] = src[tag]
-    for ifd in _EXIF_IFDS:
-        sub = src.get_ifd(ifd)
-        if sub:
-            out.get_ifd(ifd).update(sub)
-            out[ifd] = 0  # Pillow writes the sub-IFD and fills in its offset
-    return out.tobytes() if len(out) else None
+    """The photo's own EXIF metadata (camera, date, author, Exif and GPS IFDs), orientation reset;
+    None when there is none, or when it is too damaged to copy (metadata never costs a photo)."""
+    try:
+        src, out = im.getexif(), Image.Exif()
+        for tag in _EXIF_KEEP:
+            if tag in src:
+                out[tag] = src[tag]
+        for ifd in _EXIF_IFDS:
+            # nested pointers (the Interoperability IFD) are left out: their offsets would dangle
+            sub = {k: v for k, v in src.get_ifd(ifd).items() if k != 0xA005 and not isinstance(v, dict)}
+            if sub:
+                out.get_ifd(ifd).update(sub)
+                out[ifd] = 0  # Pillow writes the sub-IFD and fills in its offset
+        return out.tobytes() if len(out) else None
+    except Exception:  # Pillow raises many types for malformed EXIF
+        return None
 
 
 _limit_lock = threading.Lock()

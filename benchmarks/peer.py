@@ -1,11 +1,13 @@
 """autocolor's network against a peer on the same machine: Zhang et al.'s ECCV 2016 colorization net.
 
-    python benchmarks/peer.py --runs 7
+    python benchmarks/peer.py --runs 15 --threads 2
 
 The peer is written here from its published layer description (8 conv blocks of VGG-like 3x3
 convolutions with batch norm, dilation 2 in blocks 5-6, a stride-2 deconvolution, 313 ab classes,
 annealed-mean decoding by a 1x1 convolution, x4 bilinear upsampling), with random weights (speed
-does not depend on them) and its own 256 x 256 input. Times are medians after one warm-up run.
+does not depend on them) and its own 256 x 256 input. The networks run in turns (peer, autocolor, peer,
+...) with pinned threads, and each autocolor time is divided by the peer's time of the same round: the
+median of those ratios, with its interquartile range, survives a noisy machine.
 """
 
 from __future__ import annotations
@@ -56,35 +58,56 @@ class ZhangECCV16(nn.Module):
         return self.up(self.decode(torch.softmax(self.body(gray) / 0.38, dim=1)))
 
 
-def median_time(fn, runs: int) -> float:
+def timed(fn) -> float:
+    t = time.perf_counter()
     fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
+    return time.perf_counter() - t
+
+
+def interleaved(fns: dict, runs: int) -> dict[str, list[float]]:
+    """Times of each function, run in turns (A, B, C, A, B, C, ...) after one warm-up each, so that a
+    slow spell of a noisy machine falls on all of them alike."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    return times
+
+
+def spread(values: list[float]) -> str:
+    """Median and the interquartile range, as text."""
+    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return f"{q[1]:.2f} ({q[0]:.2f}-{q[2]:.2f})"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--runs", type=int, default=15, help="rounds of interleaved runs (default 15)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads, pinned (default 2)")
     p.add_argument("--backbones", nargs="+", default=["effnet-lite0", "vgg16-gray"])
     args = p.parse_args()
-    rows = []
+    torch.set_num_threads(args.threads)
+    zhang = ZhangECCV16().eval()
+    nets = {name: HypercolumnColorizer(ModelConfig(backbone=name)).eval() for name in args.backbones}
+    z_in, a_in = torch.rand(1, 1, 256, 256), torch.rand(1, 1, 256, 352)  # a 4:3 photo at --size 512
+    fns = {"peer": lambda: zhang(z_in)}
+    fns.update({name: (lambda net=net: net.forward_dense(a_in)) for name, net in nets.items()})
     with torch.inference_mode():
-        zhang = ZhangECCV16().eval()
-        z = median_time(lambda: zhang(torch.rand(1, 1, 256, 256)), args.runs)
-        rows.append(("Zhang et al. ECCV16 (peer)", "256x256", sum(q.numel() for q in zhang.parameters()), z))
-        for name in args.backbones:
-            net = HypercolumnColorizer(ModelConfig(backbone=name)).eval()
-            x = torch.rand(1, 1, 256, 352)  # a 4:3 photo at the default --size 512
-            t = median_time(lambda net=net, x=x: net.forward_dense(x), args.runs)
-            rows.append((f"autocolor {name}", "256x352", sum(q.numel() for q in net.parameters()), t))
-    print("| network | input | parameters (M) | median s | time / peer |")
+        times = interleaved(fns, args.runs)
+    peer = times["peer"]
+    print(
+        f"{args.threads} threads, {args.runs} interleaved rounds; ratio: time / the peer's in the same round"
+    )
+    print("| network | input | parameters (M) | median s | time / peer: median (IQR) |")
     print("|---|---|---|---|---|")
-    for name, size, params, t in rows:
-        print(f"| {name} | {size} | {params / 1e6:.1f} | {t:.3f} | {t / z:.2f} |")
+    print(f"| Zhang et al. ECCV16 (peer) | 256x256 | {sum(q.numel() for q in zhang.parameters()) / 1e6:.1f} "
+          f"| {statistics.median(peer):.3f} | 1.00 |")  # fmt: skip
+    for name, net in nets.items():
+        ratios = [t / z for t, z in zip(times[name], peer, strict=True)]
+        print(f"| autocolor {name} | 256x352 | {sum(q.numel() for q in net.parameters()) / 1e6:.1f} "
+              f"| {statistics.median(times[name]):.3f} | {spread(ratios)} |")  # fmt: skip
 
 
 if __name__ == "__main__":

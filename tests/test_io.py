@@ -247,3 +247,18 @@ def test_max_pixels_is_the_one_limit(tmp_path, monkeypatch):
     assert Image.MAX_IMAGE_PIXELS == 1000  # restored
     with pytest.raises(io.ImageError, match=r"0\.06 MP exceeds the limit of 0\.001 MP"):
         io.read_image(path, max_pixels=1000)
+
+
+def test_exif_that_cannot_be_copied_never_costs_the_photo(tmp_path, rgb_image, monkeypatch):
+    """Pillow failed to re-write an Exif IFD holding an Interoperability pointer (a camera JPEG in the
+    evaluation set); whatever the EXIF does, the photo is read and written, without its EXIF."""
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    path = save(tmp_path, "cam.jpg", rgb_image, exif=exif.tobytes())
+
+    def broken(self, *args, **kwargs):
+        raise AttributeError("'Exif' object has no attribute 'fp'")
+
+    monkeypatch.setattr(Image.Exif, "tobytes", broken)
+    photo = io.read_image(path)
+    assert photo.exif is None and photo.light.shape == (20, 30)
