@@ -206,3 +206,18 @@ def test_cutouts_are_pasted_and_sampled_on_the_object(tmp_path, photo_dir, mode)
     assert on_object >= (32 if mode == "mask" else 16)
     if mode == "mask":
         assert (item["gray"] == 0.5).float().mean() > 0.3  # flat gray around the object
+
+
+def test_a_partial_fetch_keeps_the_rest_of_the_manifest(tmp_path, fake_packages):
+    dest = data.fetch(tmp_path / "photos", log=lambda *_: None)
+    before = (dest / "manifest.csv").read_text()
+    data.fetch(dest, splits=("train",), packages=("lxqt-themes",), log=lambda *_: None)
+    with open(dest / "manifest.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(before.splitlines()) - 1 and {r["split"] for r in rows} == {
+        "train",
+        "val",
+        "eval",
+    }
+    lxqt = [r for r in rows if r["package"] == "lxqt-themes"]
+    assert lxqt and all(r["licence"] == "CC-BY-SA-3.0" for r in lxqt)  # the wallpapers' own License file

@@ -177,9 +177,12 @@ def _fetch_source(source: Source, dest: Path, cache: Path) -> list[dict]:
     for rel, out_name, src in _files(source, root):
         out = dest / source.split / name / out_name
         data = _store(src, out, angles.get(Path(out_name).name, 0))
-        lic, cr = (
-            WHEEL_LICENCES[name] if source.kind == "wheel" else _licence_of(rel, paragraphs, source.licence)
-        )
+        if source.stated:
+            lic, cr = source.stated
+        elif source.kind == "wheel":
+            lic, cr = WHEEL_LICENCES[name]
+        else:
+            lic, cr = _licence_of(rel, paragraphs, source.licence)
         rows.append({"file": out.relative_to(dest).as_posix(), "split": source.split,
                      "package": source.package, "path": rel, "licence": lic, "copyright": cr,
                      "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
@@ -212,12 +215,17 @@ def fetch(dest: str | Path, splits: tuple[str, ...] = SPLITS, log=print,
     dest = Path(dest).resolve()
     cache = dest / ".cache"
     cache.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, fetched = [], set()
     for source in SOURCES:
         if source.split not in splits or (packages and source.package.split("==")[0] not in packages):
             continue
         log(f"{source.package} ({source.split}): fetching")
         rows += _fetch_source(source, dest, cache)
+        fetched.add((source.split, source.package))
+    if (dest / "manifest.csv").exists():  # a partial fetch keeps the other sources' rows
+        with open(dest / "manifest.csv", newline="") as f:
+            kept = [r for r in csv.DictReader(f) if (r["split"], r["package"]) not in fetched]
+        rows = kept + rows
     with open(dest / "manifest.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
         writer.writeheader()
