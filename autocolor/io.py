@@ -85,7 +85,8 @@ def _from_pil(im: Image.Image) -> Photo:
                 a %= 2.0**32  # unsigned 32-bit samples, read by Pillow as signed
         return Photo(np.clip(a / top, 0, 1).astype(np.float32), None, 16)
     if im.mode in ("L", "1"):
-        return Photo(np.asarray(im.convert("L"), dtype=np.float32) / 255)
+        gray = np.asarray(im if im.mode == "L" else im.convert("L"))
+        return Photo(np.multiply(gray, np.float32(1 / 255), dtype=np.float32))  # one pass, no copies
     alpha = None
     if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
