@@ -144,7 +144,8 @@ def _files(source: Source, root: Path) -> Iterator[tuple[str, str, bytes | Path]
                 for member, name, blob in containers.members(path):
                     if fnmatch.fnmatch(name, glob):
                         found[name] = (f"{path.relative_to(root).as_posix()}::{member}", blob)
-        for path in root.glob(pattern) if "::" not in pattern else ():
+            continue
+        for path in root.glob(pattern):
             rel = path.relative_to(root).as_posix()
             name = rel[len(source.tree) :] if source.tree and rel.startswith(source.tree) else path.name
             found[name] = (rel, path)
@@ -154,16 +155,19 @@ def _files(source: Source, root: Path) -> Iterator[tuple[str, str, bytes | Path]
 
 
 def _store(src: bytes | Path, out: Path, angle: int = 0) -> bytes:
-    """Write one photo (upright when a stored rotation is known) unless it exists; its bytes."""
+    """Write one photo (upright when a stored rotation is known) unless it exists; its bytes.
+    Written under a temporary name and renamed, so an interrupted fetch leaves no partial photo."""
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.part")
         if angle:  # rotate clockwise by the recorded angle
             with Image.open(src) as im:
-                im.rotate(-angle, expand=True).save(out, quality=95)
+                im.rotate(-angle, expand=True).save(tmp, format=im.format, quality=95)
         elif isinstance(src, Path):
-            shutil.copyfile(src, out)
+            shutil.copyfile(src, tmp)
         else:
-            out.write_bytes(src)
+            tmp.write_bytes(src)
+        os.replace(tmp, out)
     return out.read_bytes()
 
 
