@@ -378,12 +378,12 @@ def serve_main(argv: list[str]) -> int:
     return 0
 
 
-class Stopped(BaseException):
+class Terminated(BaseException):
     """SIGTERM: unwinds like Ctrl-C, so that half-written temporary files are removed."""
 
 
 def _on_sigterm(signum, _frame) -> None:
-    raise Stopped(signum)
+    raise Terminated(signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nautocolor: interrupted (Ctrl-C); nothing half-written was left", file=sys.stderr)
         return 130
-    except Stopped:
+    except Terminated:
         print("autocolor: stopped by SIGTERM; nothing half-written was left", file=sys.stderr)
         return 143
     finally:

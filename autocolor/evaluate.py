@@ -24,7 +24,7 @@ from tqdm import tqdm
 from . import data, io, metrics
 from .histograms import DEFAULT_PARAM
 
-METRICS = ("psnr", "rmse_alpha_beta", "auc_cmf", "colourfulness", "colourfulness_ref", "delta_e2000")
+METRICS = metrics.ALL
 
 
 def method_name(path: str) -> str:
@@ -83,6 +83,7 @@ def contact_sheet(rows: list[list[np.ndarray]], labels: list[str], height: int =
 def summarize(rows: list[dict], methods: list[str]) -> dict[str, dict[str, float]]:
     """Mean of each metric per method (PSNR of identical images counted as PSNR_CAP)."""
     out = {}
+    gray = {r["image"]: r["psnr"] for r in rows if r["method"] == "gray"}
     for m in methods:
         mine = [r for r in rows if r["method"] == m]
         out[m] = {"images": len(mine)}
@@ -91,7 +92,6 @@ def summarize(rows: list[dict], methods: list[str]) -> dict[str, dict[str, float
             out[m][k] = float(np.mean(vals)) if vals else math.nan
         ref = out[m]["colourfulness_ref"]
         out[m]["colourfulness_ratio"] = out[m]["colourfulness"] / ref if ref else math.nan
-        gray = {r["image"]: r["psnr"] for r in rows if r["method"] == "gray"}
         better = [r["psnr"] > gray[r["image"]] for r in mine if r["image"] in gray]
         out[m]["improved"] = float(np.mean(better)) if better else math.nan  # share of photos above gray
     return out
@@ -148,6 +148,7 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
 
     ``quick``: only PSNR and colourfulness, no plots (the trainer's validation at every save)."""
     out.mkdir(parents=True, exist_ok=True)
+    names = metrics.QUICK if quick else METRICS
     rows, failed, sheet_rows = [], [], []
     hists = {m: {"alpha_beta": np.zeros(len(metrics.ALPHA_BETA_BINS) - 1),
                  "ab": np.zeros(len(metrics.AB_ERROR_BINS) - 1)} for m in methods}  # fmt: skip
@@ -163,7 +164,6 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
         for name, fn in methods.items():
             pred = fn(g)
             preds.append(pred)
-            names = metrics.QUICK if quick else METRICS
             rows.append({"image": str(path), "method": name, **metrics.score(pred, ref, names)})
             if quick:
                 continue
@@ -174,7 +174,7 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
         if len(sheet_rows) < sheet:
             sheet_rows.append(preds + [ref])
     with open(out / "per_image.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["image", "method", *(metrics.QUICK if quick else METRICS)])
+        w = csv.DictWriter(f, fieldnames=["image", "method", *names])
         w.writeheader()
         w.writerows(rows)
     summary = summarize(rows, list(methods))

@@ -74,20 +74,18 @@ def gray(rgb: np.ndarray, kind: str = "mean") -> np.ndarray:
     return f.mean(axis=2)
 
 
+ALL = ("psnr", "rmse_alpha_beta", "auc_cmf", "colourfulness", "colourfulness_ref", "delta_e2000")
 QUICK = ("psnr", "colourfulness", "colourfulness_ref")  # cheap enough to score during training
 
 
-def score(pred: np.ndarray, ref: np.ndarray, names=None) -> dict[str, float]:
-    """Per-image metrics of ``pred`` against ``ref`` (both uint8 RGB): all, or only ``names``."""
-    names = set(names or ("psnr", "rmse_alpha_beta", "auc_cmf", "colourfulness", "colourfulness_ref",
-                          "delta_e2000"))  # fmt: skip
-    ab = ab_error(pred, ref) if "auc_cmf" in names else None
+def score(pred: np.ndarray, ref: np.ndarray, names=ALL) -> dict[str, float]:
+    """Per-image metrics of ``pred`` against ``ref`` (both uint8 RGB): ``names``, all by default."""
     fns = {
         "psnr": lambda: psnr(pred, ref),
         "rmse_alpha_beta": lambda: rmse(alpha_beta_error(pred, ref)),
-        "auc_cmf": lambda: auc_cmf(ab),
+        "auc_cmf": lambda: auc_cmf(ab_error(pred, ref)),
         "colourfulness": lambda: colourfulness(pred),
         "colourfulness_ref": lambda: colourfulness(ref),
         "delta_e2000": lambda: delta_e2000(pred, ref),
     }
-    return {k: fn() for k, fn in fns.items() if k in names}
+    return {k: fns[k]() for k in names}
