@@ -97,6 +97,11 @@ def summarize(rows: list[dict], methods: list[str]) -> dict[str, dict[str, float
     return out
 
 
+def _cell(value: float, spec: str, scale: float = 1.0, unit: str = "") -> str:
+    """One table cell; metrics not computed (``--quick``) show as a dash, not ``nan``."""
+    return "–" if math.isnan(value) else f"{scale * value:{spec}}{unit}"
+
+
 def markdown(summary: dict[str, dict[str, float]]) -> str:
     base = summary.get("gray", {}).get("psnr", math.nan)
     lines = [
@@ -105,12 +110,18 @@ def markdown(summary: dict[str, dict[str, float]]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for m, s in summary.items():
-        lines.append(
-            f"| {m} | {s['images']} | {s['psnr']:.2f} | {s['psnr'] - base:+.2f} | {100 * s['improved']:.0f}% "
-            f"| {s['rmse_alpha_beta']:.3f} "
-            f"| {100 * s['auc_cmf']:.1f}% | {s['delta_e2000']:.2f} | {s['colourfulness']:.1f} "
-            f"({s['colourfulness_ratio']:.2f}) |"
-        )
+        cells = [
+            m,
+            str(s["images"]),
+            _cell(s["psnr"], ".2f"),
+            _cell(s["psnr"] - base, "+.2f"),
+            _cell(s["improved"], ".0f", 100, "%"),
+            _cell(s["rmse_alpha_beta"], ".3f"),
+            _cell(s["auc_cmf"], ".1f", 100, "%"),
+            _cell(s["delta_e2000"], ".2f"),
+            f"{_cell(s['colourfulness'], '.1f')} ({_cell(s['colourfulness_ratio'], '.2f')})",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -179,7 +190,8 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
         w.writerows(rows)
     summary = summarize(rows, list(methods))
     report = {"summary": summary, "gray": gray_kind, "photos": len(photos), "failed": failed}
-    (out / "summary.json").write_text(json.dumps(report, indent=2))
+    metrics_out = {m: {k: None if v != v else v for k, v in s.items()} for m, s in summary.items()}
+    (out / "summary.json").write_text(json.dumps({**report, "summary": metrics_out}, indent=2))  # NaN -> null
     (out / "summary.md").write_text(markdown(summary))
     if sheet_rows:
         contact_sheet(sheet_rows, list(methods) + ["original"]).save(out / "contact_sheet.jpg", quality=85)

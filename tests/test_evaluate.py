@@ -29,7 +29,10 @@ def test_quick_evaluation_scores_psnr_colourfulness_and_share_improved(
     out = tmp_path / "eval"
     photos = [str(photo_dir / n) for n in ("chelsea.png", "coffee.png")]
     assert evaluate.main([*photos, "-w", str(checkpoint), "-o", str(out), "--quick"]) == 0
-    summary = json.loads((out / "summary.json").read_text())["summary"]
+    summary = json.loads((out / "summary.json").read_text())["summary"]  # strict JSON: no NaN
     model = summary[list(summary)[1]]
     assert model["images"] == 2 and model["improved"] in (0.0, 0.5, 1.0) and summary["gray"]["improved"] == 0
-    assert not (out / "plots.png").exists() and "evaluation//" not in capsys.readouterr().out
+    assert model["delta_e2000"] is None and model["psnr"] > 0  # not computed by --quick
+    printed = capsys.readouterr().out
+    assert not (out / "plots.png").exists() and "evaluation//" not in printed
+    assert "nan" not in printed and "| – |" in printed
