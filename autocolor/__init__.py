@@ -10,6 +10,7 @@ per-pixel hue/chroma histograms, and the photo's own lightness kept at full reso
 
 __version__ = "0.1.0"
 
+from .evidence.hints import Hint, HintError, Spread  # noqa: E402
 from .pipeline import Colorizer, ModelNotAvailable, Prediction  # noqa: E402
 
-__all__ = ["Colorizer", "ModelNotAvailable", "Prediction", "__version__"]
+__all__ = ["Colorizer", "Hint", "HintError", "ModelNotAvailable", "Prediction", "Spread", "__version__"]

@@ -2,6 +2,7 @@
 
     autocolor photo.jpg -o photo-color.png     one file
     autocolor scans/ -r -o colorized/          a folder tree, mirrored under colorized/
+    autocolor old.jpg -o new.png --hint 120,80,#3060c0   steer the colour at a point
     autocolor train PHOTOS... --out runs/x     train (see autocolor train -h)
     autocolor data fetch DIR                   fetch the training and evaluation photo sets
     autocolor serve                            the web demo on http://127.0.0.1:7860
@@ -60,6 +61,15 @@ def _number(low: float, high: float = math.inf, integer: bool = False, low_open:
     return parse
 
 
+def _hint(text: str):
+    from .evidence.hints import HintError, parse  # imports torch: only when hints are given
+
+    try:
+        return parse(text)
+    except HintError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _param(text: str) -> str:
     try:
         DecodeParam.parse(text)
@@ -104,6 +114,29 @@ def colorize_parser() -> argparse.ArgumentParser:
         metavar="CHROMA:HUE",
         help=f"decoding (default {DEFAULT_PARAM}); chroma: {', '.join(CHROMA_METHODS)}; "
         f"hue: {', '.join(HUE_METHODS)}",
+    )
+    p.add_argument(
+        "--hint",
+        action="append",
+        type=_hint,
+        default=[],
+        metavar="X,Y,COLOUR",
+        help="the colour at pixel (X, Y) of the photo as seen, e.g. 120,80,#3060c0 or 120,80,red; "
+        "spread to the region it falls in; repeat for more (default: none)",
+    )
+    p.add_argument(
+        "--hints",
+        metavar="FILE",
+        help='hints from a JSON file: [{"x": 120, "y": 80, "color": "#3060c0"}, '
+        '{"points": [[x, y], ...], "color": "red"}] (default: none)',
+    )
+    p.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a colour photo whose colours are taken where its content matches (same place, same "
+        "kind of thing); repeat for several (default: none)",
     )
     p.add_argument("--boost", type=_number(0), default=1.0, help="saturation multiplier (default 1.0)")
     p.add_argument(
@@ -195,12 +228,19 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def colorize_main(argv: list[str]) -> int:
     args = colorize_parser().parse_args(argv)
-    from .pipeline import Colorizer, ModelNotAvailable, processing_size  # torch only once args are valid
+    from .evidence import hints as hint_lib  # torch only once args are valid
+    from .pipeline import Colorizer, ModelNotAvailable, processing_size
 
     def fail(msg: str, code: int = 2) -> int:
         print(f"autocolor: error: {msg}", file=sys.stderr)
         return code
 
+    hints = list(args.hint)
+    if args.hints:
+        try:
+            hints += hint_lib.load(args.hints)
+        except hint_lib.HintError as err:
+            return fail(str(err))
     files, errors = expand_inputs(args.inputs, args.recursive)
     for e in errors:  # missing inputs: reported, and the rest goes on
         print(f"autocolor: error: {e}", file=sys.stderr)
@@ -234,6 +274,11 @@ def colorize_main(argv: list[str]) -> int:
             file=sys.stderr,
         )
 
+    try:
+        references = [colorizer.reference(io.to_rgb(r, int(args.max_pixels))) for r in args.reference]
+    except (io.ImageError, ValueError) as err:
+        return fail(f"--reference {err}")
+
     def report(msg: str) -> None:
         errors.append(msg)
         tqdm.write(f"autocolor: error: {msg}", file=sys.stderr)
@@ -263,7 +308,9 @@ def colorize_main(argv: list[str]) -> int:
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
-            colorizer.colorize_file(src, dst, quality=args.quality, max_pixels=int(args.max_pixels))
+            colorizer.colorize_file(
+                src, dst, args.quality, int(args.max_pixels), hints=hints, references=references
+            )
             if args.verbose:
                 with Image.open(dst) as im:
                     w, h = im.size

@@ -223,6 +223,26 @@ def to_photo(image) -> Photo:
     raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {a.shape}")
 
 
+def to_rgb(image, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Float32 RGB (H, W, 3) in [0, 1] of a file path, PIL image (upright) or array (any mode or depth
+    ``to_photo`` takes; alpha dropped): the colours of a reference photo."""
+    if isinstance(image, (str, os.PathLike)):
+        image = open_image(image, max_pixels)
+    elif isinstance(image, Image.Image):
+        image = ImageOps.exif_transpose(image)
+    if isinstance(image, Image.Image):
+        if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F", "L", "1"):
+            return np.repeat(_from_pil(image).light[..., None], 3, axis=2)
+        return np.asarray(image.convert("RGB"), np.float32) / 255
+    a = np.asarray(image)
+    if a.ndim == 2:
+        return np.repeat(to_photo(a).light[..., None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise ValueError(f"expected an (H, W, 3) or (H, W, 4) colour array, got shape {a.shape}")
+    scale = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}.get(a.dtype, 1.0)
+    return np.clip(np.nan_to_num(a[..., :3].astype(np.float32) * scale), 0, 1)
+
+
 def quantize(rgb: np.ndarray, bits: int = 8, rows: int = 512) -> np.ndarray:
     """Float [0, 1] to uint8 or uint16 (rounded), a strip of rows at a time to bound memory."""
     top, dtype = (65535, np.uint16) if bits == 16 else (255, np.uint8)

@@ -89,7 +89,12 @@ class HypercolumnColorizer(nn.Module):
         return self._split(self.out(h), dim=-1)
 
     def forward_dense(self, gray: Tensor) -> dict[str, Tensor]:
-        """Logits (B, K, H/g, W/g) per histogram on the grid of stride g = ``grid_stride``.
+        """Logits (B, K, H/g, W/g) per histogram on the grid of stride g = ``grid_stride``."""
+        return self.dense_with_features(gray)[0]
+
+    def dense_with_features(self, gray: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+        """Dense logits and the hidden layer they are read from, (B, hidden, H/g, W/g): a per-cell
+        description of what the network sees there (used to spread colour hints and match references).
 
         Layers with the same geometry are handled together. Those at grid resolution move their
         few channels to the grid and are projected there in one product; coarser ones are
@@ -117,7 +122,7 @@ class HypercolumnColorizer(nn.Module):
             pre += c
         h = self.drop(F.relu(pre, inplace=True))
         logits = F.conv2d(h, self.out.weight[:, :, None, None], self.out.bias)
-        return self._split(logits, dim=1)
+        return self._split(logits, dim=1), h
 
     @torch.no_grad()
     def calibrate(self, gray: Tensor) -> Tensor:

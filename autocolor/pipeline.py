@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,14 +26,17 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import color, histograms, hypercolumn, io
+from . import color, evidence, histograms, hypercolumn, io
 from . import model as model_lib
 from .backbones import Layer
+from .evidence import hints as hint_lib
+from .evidence import reference as reference_lib
 from .histograms import DecodeParam
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_BACKBONE = "effnet-lite0"
 CHUNK_PIXELS = 1 << 16  # full-resolution pixels coloured at a time (their planes stay in cache)
+FEATURE_DIMS = 64  # the hidden layer kept with a prediction, randomly projected to this many channels
 
 
 class ModelNotAvailable(FileNotFoundError):
@@ -84,6 +88,15 @@ def guided_coefficients(guide: Tensor, src: Tensor, radius: int, eps: float) -> 
     return torch.cat([box(a, radius), box(b, radius)], dim=1)
 
 
+def project_features(hidden: Tensor, dims: int = FEATURE_DIMS) -> Tensor:
+    """The hidden layer (B, C, h, w) through a fixed random projection to ``dims`` channels, scaled so
+    that distances between cells approximate the full layer's (Johnson-Lindenstrauss): the same
+    projection for every photo, so the cells of two photos can be compared."""
+    gen = torch.Generator().manual_seed(0)
+    proj = torch.randn(dims, hidden.shape[1], generator=gen).to(hidden) / dims**0.5
+    return torch.einsum("dc,bchw->bdhw", proj, hidden.float())
+
+
 @dataclass
 class Prediction:
     """Histograms for one photo on the network's grid (stride 4 of the processed image).
@@ -91,6 +104,8 @@ class Prediction:
     ``probs`` maps histogram names (``hue``, ``chroma``, or ``a``/``b``/``ab``) to (1, K, h, w);
     ``light`` is the lightness on the same grid. ``scale`` maps full-resolution pixel
     coordinates to processed ones (y, x); cell (i, j) is centred at processed (4i + 2, 4j + 2).
+    ``features`` (1, D, h, w): what the network sees at each cell (``project_features``), so that
+    hints and references can be placed without running the network again.
     """
 
     probs: dict[str, Tensor]
@@ -98,6 +113,14 @@ class Prediction:
     scale: tuple[float, float]
     image_size: tuple[int, int]
     grid_stride: int
+    features: Tensor | None = None
+
+    def cell(self, y: float, x: float) -> tuple[int, int]:
+        """The grid cell (row, column) holding full-resolution pixel (y, x), clamped to the grid."""
+        h, w = self.light.shape[-2:]
+        i = int((y + 0.5) * self.scale[0] // self.grid_stride)
+        j = int((x + 0.5) * self.scale[1] // self.grid_stride)
+        return min(max(i, 0), h - 1), min(max(j, 0), w - 1)
 
     def read(self, ys: Tensor, xs: Tensor, maps: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         """Histograms (or other ``maps`` on the same grid) bilinearly read at full-resolution pixel
@@ -144,6 +167,8 @@ class Colorizer:
         guide_radius: int = 2,
         guide_eps: float = 1e-3,
         seed: int = 0,
+        spread: hint_lib.Spread = hint_lib.DEFAULT_SPREAD,
+        match: reference_lib.Match = reference_lib.DEFAULT_MATCH,
     ):
         if size < 64 or size % 32:
             raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}")
@@ -151,12 +176,8 @@ class Colorizer:
         self.net = net.eval().to(self.device)
         self.size = size
         self.decode_param = DecodeParam.parse(param, temperature, boost)
-        self.guided, self.guide_radius, self.guide_eps, self.seed = (
-            guided,
-            guide_radius,
-            guide_eps,
-            seed,
-        )
+        self.guided, self.guide_radius, self.guide_eps, self.seed = guided, guide_radius, guide_eps, seed
+        self.spread, self.match = spread, match
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> Colorizer:
@@ -197,10 +218,11 @@ class Colorizer:
             raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}")
         photo = io.to_photo(image)
         x, scale = self._prepare(photo.light, size)
-        logits = self.net.forward_dense(x.to(self.device))
+        logits, hidden = self.net.dense_with_features(x.to(self.device))
         probs = {n: torch.softmax(v.float(), dim=1).cpu() for n, v in logits.items()}
         g = self.net.config.grid_stride
-        return Prediction(probs, F.avg_pool2d(x, g)[:, 0], scale, photo.light.shape, g)
+        features = project_features(hidden).cpu()
+        return Prediction(probs, F.avg_pool2d(x, g)[:, 0], scale, photo.light.shape, g, features)
 
     def _offset_grid(self, pred: Prediction, param: DecodeParam) -> Tensor:
         """Decoded colour on the grid as its offset from gray (1, 2, h, w), see ``color.colour_offset``."""
@@ -264,25 +286,57 @@ class Colorizer:
             coef = torch.cat([torch.zeros_like(off), off], dim=1)
         return torch.cat([color.opponent_to_rgb(coef[:, :2]), color.opponent_to_rgb(coef[:, 2:])], 1)[0]
 
+    def reference(self, image) -> reference_lib.Reference:
+        """A colour photo (PIL image, RGB array, or file path) prepared as a reference: the network
+        runs on it once; the result can steer any number of predictions."""
+        return reference_lib.prepare(self, io.to_rgb(image))
+
+    def steer(
+        self,
+        pred: Prediction,
+        hints: Sequence[hint_lib.Hint] = (),
+        references: Sequence[reference_lib.Reference] = (),
+    ) -> Prediction:
+        """``pred`` with colour hints and references (from ``reference``) fused into its histograms.
+        The network does not run, so a cached prediction can be re-steered at every edit."""
+        hint_lib.check_inside(hints, pred.image_size)
+        found = [
+            hint_lib.evidence(pred, hints, self.net.config.head, self.spread),
+            reference_lib.evidence(pred, list(references), self.match),
+        ]
+        return evidence.fuse(pred, [e for e in found if e is not None])
+
     def colorize_light(self, light: np.ndarray) -> np.ndarray:
         """Float RGB (H, W, 3) for lightness ``light`` (H, W); output channel mean equals ``light``."""
         return self.render(self.predict(io.Photo(light)), light)
 
-    def colorize_photo(self, photo: io.Photo, dtype=np.float32) -> np.ndarray:
+    def colorize_photo(
+        self,
+        photo: io.Photo,
+        dtype=np.float32,
+        hints: Sequence[hint_lib.Hint] = (),
+        references: Sequence[reference_lib.Reference] = (),
+    ) -> np.ndarray:
         """RGB (H, W, 3) for a decoded ``io.Photo``: float32 in [0, 1], or rounded uint8."""
+        hint_lib.check_inside(hints, photo.light.shape)  # before the network runs
         out = np.empty((*photo.light.shape, 3), dtype)
-        return self.render(self.predict(photo), photo.light, out=out)
+        return self.render(self.steer(self.predict(photo), hints, references), photo.light, out=out)
 
-    def colorize(self, image):
+    def colorize(self, image, hints: Sequence[hint_lib.Hint] = (), references: Sequence = ()):
         """Colorize a PIL image (returns a PIL image, alpha kept) or an array.
 
         Arrays may be uint8, uint16 or float in [0, 1], shaped (H, W), (H, W, 3) or (H, W, 4);
         the result is float32 RGB (H, W, 3) in [0, 1], or RGBA when the input had alpha.
-        Colour input is colorized from its own lightness.
+        Colour input is colorized from its own lightness. ``hints``: colours the result should have
+        at given points (``autocolor.Hint``), spread to the regions they fall in. ``references``:
+        colour photos (images, arrays, paths, or ``reference`` results) whose colours are taken where
+        their content matches.
         """
         photo = io.to_photo(image)
         pil = isinstance(image, Image.Image)
-        rgb = self.colorize_photo(photo, np.uint8 if pil else np.float32)
+        hint_lib.check_inside(hints, photo.light.shape)
+        refs = [r if isinstance(r, reference_lib.Reference) else self.reference(r) for r in references]
+        rgb = self.colorize_photo(photo, np.uint8 if pil else np.float32, hints, refs)
         if photo.alpha is not None:
             alpha = io.quantize(photo.alpha[..., None], 8) if pil else photo.alpha[..., None]
             rgb = np.concatenate([rgb, alpha], axis=2)
@@ -294,8 +348,11 @@ class Colorizer:
         dst: str | os.PathLike,
         quality: int = 95,
         max_pixels: int = io.DEFAULT_MAX_PIXELS,
+        hints: Sequence[hint_lib.Hint] = (),
+        references: Sequence[reference_lib.Reference] = (),
     ) -> None:
         """Read ``src``, colorize, and write ``dst`` atomically (alpha, 16 bits, EXIF, ICC kept)."""
         photo = io.read_image(src, max_pixels)
         dtype = np.uint8 if io.output_bits(dst, photo) == 8 else np.float32  # 8 bits: no float copy
-        io.write_image(dst, self.colorize_photo(photo, dtype), like=photo, quality=quality)
+        rgb = self.colorize_photo(photo, dtype, hints, references)
+        io.write_image(dst, rgb, like=photo, quality=quality)

@@ -60,8 +60,8 @@ def test_decoding_controls_reuse_the_histograms(models, photo_dir, tmp_path, mon
     demo.update_entries(session, [str(photo_dir / "coffee.png")], demo.DEFAULT_MAX_PIXELS)
     net = models.get("test").net
     calls = []
-    real = net.forward_dense
-    monkeypatch.setattr(net, "forward_dense", lambda x: calls.append(x.shape) or real(x))
+    real = net.dense_with_features
+    monkeypatch.setattr(net, "dense_with_features", lambda x: calls.append(x.shape) or real(x))
     demo.run(session, models, demo.Settings("test", boost=1.0))
     demo.write_downloads(session, models, demo.Settings("test", boost=1.0), tmp_path)
     assert len(calls) == 1
@@ -206,3 +206,38 @@ def test_odd_uploads_come_out_right(models, astronaut, tmp_path):
             assert out.size == upright[::-1]
         bits = 16 if entry.name == "gray16.png" else 8
         assert entry.photo.bits == bits and entry.download.read_bytes()[24] == bits  # PNG IHDR bit depth
+
+
+def test_hints_and_references_steer_previews_and_downloads_without_the_network(
+    models, astronaut, photo_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(demo.session, "PREVIEW_SIDE", 256)
+    session = demo.Session()
+    demo.update_entries(session, [str(astronaut)], demo.DEFAULT_MAX_PIXELS)
+    settings = demo.Settings("test")
+    demo.run(session, models, settings)
+    entry = session.current()
+    plain = entry.colorized.copy()
+    net = models.get("test").net
+    monkeypatch.setattr(net, "dense_with_features", lambda x: pytest.fail("the network ran"))
+    demo.add_hint(session, 128, 210, "#20c040")  # preview pixel (x, y) of the 256 x 256 preview
+    assert entry.hints[0].points == ((256.5, 420.5),)  # full-resolution pixel, as the command takes
+    demo.redecode(session, models, settings)
+    r, g, b = entry.colorized[210, 128].astype(int)
+    assert g - max(r, b) > 20 and not np.array_equal(entry.colorized, plain)
+    marked = demo.mark_hints(entry.colorized, entry)
+    assert not np.array_equal(marked, entry.colorized) and np.array_equal(marked[0, 0], entry.colorized[0, 0])
+    demo.write_downloads(session, models, settings, tmp_path)
+    with Image.open(entry.download) as im:
+        r, g, b = np.asarray(im.convert("RGB"))[420, 256].astype(int)
+    assert g - max(r, b) > 20  # the full-resolution result has the hint too
+    demo.remove_hints(session)
+    demo.redecode(session, models, settings)
+    assert entry.hints == [] and np.array_equal(entry.colorized, plain)
+    monkeypatch.undo()
+
+    errors = demo.set_references(session, [str(photo_dir / "coffee.png"), str(tmp_path / "nope.png")],
+                                 demo.DEFAULT_MAX_PIXELS)  # fmt: skip
+    assert len(errors) == 1 and "nope.png" in errors[0] and len(session.references) == 1
+    demo.redecode(session, models, settings)
+    assert entry.steered is not None and not np.array_equal(entry.colorized, plain)

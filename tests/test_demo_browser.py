@@ -211,3 +211,32 @@ def test_two_people_at_once_are_queued(browser, server, photo_dir):
     assert sizes == [(600, 400), (640, 427)]
     for c in contexts:
         c.close()
+
+
+def _pixel(png: bytes, x: int, y: int) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as im:
+        return np.asarray(im.convert("RGB"))[y, x].astype(int)
+
+
+def test_a_hint_placed_by_clicking_turns_its_spot_toward_its_colour(page, photo_dir):
+    page.locator("#upload input[type=file]").set_input_files(str(photo_dir / "chelsea.png"))
+    src, before = _result(page, "#colorized")
+    page.get_by_label("place a hint").check()
+    page.locator("#hint-colour button.dialog-button").click()  # Gradio's picker: a hex field inside
+    field = page.locator("#hint-colour input[type=text]").first
+    field.fill("#10d020")  # green: not the default blue
+    field.press("Enter")
+    page.locator("#hint-colour button.dialog-button").click()  # closed again
+    img = page.locator("#colorized img").first
+    box = img.bounding_box()
+    x, y = 0.25, 0.5  # a fraction of the preview (451 x 300 at full size)
+    img.click(position={"x": box["width"] * x, "y": box["height"] * y})
+    src2, after = _result(page, "#colorized", previous=src)
+    px, py = int(451 * x) + 12, int(300 * y)  # beside the dot drawn on the hint
+    old, new = _pixel(before, px, py), _pixel(after, px, py)
+    assert new[1] - max(new[0], new[2]) > old[1] - max(old[0], old[2]) + 20, (old, new)  # greener
+    link = page.locator("#downloads a[href]").first
+    link.wait_for()
+    page.locator("#undo-hint").click()
+    _, undone = _result(page, "#colorized", previous=src2)
+    assert np.abs(_pixel(undone, px, py) - old).max() <= 2

@@ -19,14 +19,17 @@ from .session import (
     Models,
     Session,
     Settings,
+    add_hint,
     load_entry,
     preview,
     redecode,
+    remove_hints,
     run,
+    set_references,
     update_entries,
     write_downloads,
 )
-from .views import colour_spread, doubt_image, histogram_figure, pixel_info
+from .views import colour_spread, doubt_image, histogram_figure, mark_hints, pixel_info
 
 
 def build(*args, **kwargs):
@@ -36,6 +39,7 @@ def build(*args, **kwargs):
     return build(*args, **kwargs)
 
 
-__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_UPLOAD_MB", "Entry", "Models", "Session", "Settings", "build",
-           "colour_spread", "doubt_image", "histogram_figure", "load_entry", "pixel_info", "preview",
-           "redecode", "remove_folder", "run", "serve", "update_entries", "write_downloads"]  # fmt: skip
+__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_UPLOAD_MB", "Entry", "Models", "Session", "Settings",
+           "add_hint", "build", "colour_spread", "doubt_image", "histogram_figure", "load_entry",
+           "mark_hints", "pixel_info", "preview", "redecode", "remove_folder", "remove_hints", "run", "serve",
+           "set_references", "update_entries", "write_downloads"]  # fmt: skip

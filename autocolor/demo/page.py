@@ -19,18 +19,23 @@ from .session import (
     Models,
     Session,
     Settings,
+    add_hint,
     redecode,
+    remove_hints,
     run,
+    set_references,
     update_entries,
     write_downloads,
 )
-from .views import histogram_figure, pixel_info
+from .views import histogram_figure, mark_hints, pixel_info
 
 INTRO = """## autocolor
 Drop grayscale (or colour) photos; each is colorized from its lightness alone. Click a pixel of the
 result to see the hue and chroma histograms the network predicted there: the colour is decoded
 from them (Larsson, Maire & Shakhnarovich, *Learning Representations for Automatic Colorization*,
-ECCV 2016). Decoding controls re-decode the cached histograms without running the network."""
+ECCV 2016). Decoding controls re-decode the cached histograms without running the network.
+To steer the colours, choose *place a hint*, pick a colour and click the result (the hint spreads over
+the region it falls in), or add a colour reference photo of a similar scene."""
 
 DOUBT_LABEL = "Colour uncertainty: dark = sure (of a colour or of gray), bright = unsure"
 CSS = "#colorized img, #gray img, #doubt img { cursor: crosshair; } footer { display: none !important; }"
@@ -44,6 +49,7 @@ class Layout:
     files: gr.File
     status: gr.Markdown
     controls: list  # model, size, chroma, hue, fade, boost, temperature
+    steering: dict  # mode, colour, undo, clear, references
     gallery: gr.Gallery
     original: gr.Image
     gray: gr.Image
@@ -71,6 +77,19 @@ def _controls(models: Models) -> list:
         boost = gr.Slider(0, 3, value=1.0, step=0.05, label="Saturation boost")
         temperature = gr.Slider(0.1, 2, value=1.0, step=0.05, label="Temperature (annealed mean)")
     return [model, size, chroma, hue, fade, boost, temperature]
+
+
+def _steering() -> dict:
+    with gr.Group():
+        mode = gr.Radio(["inspect", "place a hint"], value="inspect", label="Clicking the result",
+                        elem_id="click-mode")  # fmt: skip
+        colour = gr.ColorPicker("#3060c0", label="Hint colour", elem_id="hint-colour")
+        with gr.Row():
+            undo = gr.Button("Undo last hint", size="sm", elem_id="undo-hint")
+            clear = gr.Button("Clear hints", size="sm", elem_id="clear-hints")
+    references = gr.File(file_count="multiple", file_types=["image", *sorted(io.IMAGE_SUFFIXES)],
+                         label="Reference photos in colour (optional)", elem_id="reference")  # fmt: skip
+    return dict(mode=mode, colour=colour, undo=undo, clear=clear, references=references)
 
 
 def _views() -> dict:
@@ -102,10 +121,11 @@ def layout(models: Models) -> Layout:
             files = gr.File(file_count="multiple", file_types=["image", *sorted(io.IMAGE_SUFFIXES)],
                             label="Photos (drop or click)", elem_id="upload")  # fmt: skip
             status = gr.Markdown(elem_id="status")
+            steering = _steering()
             controls = _controls(models)
         with gr.Column(scale=3):
             views = _views()
-    return Layout(state=state, files=files, status=status, controls=controls, **views)
+    return Layout(state=state, files=files, status=status, controls=controls, steering=steering, **views)
 
 
 def settings_of(model, size, chroma, hue, fade, boost, temperature) -> Settings:
@@ -135,7 +155,8 @@ class Handlers:
             return gallery, None, None, None, None, None, self.files_of(session), session
         fixed = (e.original, e.gray, e.doubt) if photo_changed else (gr.skip(),) * 3
         pair = (e.gray, e.colorized)
-        return gallery, fixed[0], fixed[1], e.colorized, pair, fixed[2], self.files_of(session), session
+        marked = mark_hints(e.colorized, e)
+        return gallery, fixed[0], fixed[1], marked, pair, fixed[2], self.files_of(session), session
 
     @staticmethod
     def status_of(session: Session, errors: list[str]) -> str:
@@ -163,9 +184,37 @@ class Handlers:
         *controls, session = args
         return self.refresh(session, settings_of(*controls), [], network=False)
 
+    def on_references(self, files, *args):
+        *controls, session = args
+        paths = [f if isinstance(f, str) else f.name for f in files or []]
+        errors = set_references(session, paths, self.max_pixels)
+        for err in errors:
+            gr.Warning(err)
+        return self.refresh(session, settings_of(*controls), errors, network=False)
+
+    def on_undo(self, *args, every: bool = False):
+        *controls, session = args
+        remove_hints(session, every)
+        return self.refresh(session, settings_of(*controls), [], network=False)
+
+    def on_clear(self, *args):
+        return self.on_undo(*args, every=True)
+
+    # Spelt out (no *args): Gradio finds the click by the annotation of ``evt``.
+    def on_hint(
+        self, mode, colour, model, size, chroma, hue, fade, boost, temperature, session: Session,
+        evt: gr.SelectData,
+    ):  # fmt: skip
+        if mode != "place a hint" or session.current() is None:
+            return (gr.skip(),) * 9  # the views, the downloads, the state and the status: unchanged
+        x, y = evt.index
+        add_hint(session, x, y, colour)
+        settings = settings_of(model, size, chroma, hue, fade, boost, temperature)
+        return self.refresh(session, settings, [], network=False)
+
     def on_downloads(self, *args):
         *controls, session = args
-        if session.entries:
+        if session.entries and self.files_of(session) is None:  # only what changed is written again
             write_downloads(session, self.models, settings_of(*controls), self.root)
         return self.files_of(session), session
 
@@ -175,9 +224,11 @@ class Handlers:
 
     # Spelt out (no *args): Gradio finds the click by the annotation of ``evt``.
     def on_pixel(
-        self, model, size, chroma, hue, fade, boost, temperature, session: Session, evt: gr.SelectData
+        self, mode, model, size, chroma, hue, fade, boost, temperature, session: Session, evt: gr.SelectData
     ):
         e = session.current()
+        if mode == "place a hint":
+            return gr.skip(), gr.skip()
         if e is None or e.pred is None:
             return None, ""
         x, y = evt.index
@@ -204,8 +255,15 @@ def wire(ui: Layout, on: Handlers) -> None:
         previews_then_files(event, on.on_decode, inputs)
     hue.change(lambda h: gr.Checkbox(interactive=h == "expectation"), hue, fade)
     ui.gallery.select(on.on_select, ui.state, ui.shown[1:])
+    steer = ui.steering
+    for event in (steer["references"].upload, steer["references"].clear):
+        previews_then_files(event, on.on_references, [steer["references"], *inputs])
+    previews_then_files(steer["undo"].click, on.on_undo, inputs)
+    previews_then_files(steer["clear"].click, on.on_clear, inputs)
     for img in (ui.colorized, ui.gray, ui.doubt):
-        img.select(on.on_pixel, inputs, [ui.plot, ui.info])
+        img.select(on.on_pixel, [steer["mode"], *inputs], [ui.plot, ui.info])
+    for img in (ui.colorized, ui.gray):
+        previews_then_files(img.select, on.on_hint, [steer["mode"], steer["colour"], *inputs])
 
 
 def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> gr.Blocks:

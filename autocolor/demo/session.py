@@ -14,6 +14,8 @@ from PIL import Image
 
 from .. import io
 from ..backbones import BACKBONES
+from ..evidence.hints import Hint, parse_colour
+from ..evidence.reference import Reference
 from ..histograms import HUE_METHODS, DecodeParam
 from ..pipeline import Colorizer, Prediction, bundled_weights
 from .views import doubt_image
@@ -94,10 +96,17 @@ class Entry:
     colorized: np.ndarray | None = None  # uint8 RGB preview of the latest decoding
     doubt: np.ndarray | None = None  # uint8 RGB preview of the colour uncertainty
     download: Path | None = None  # full-resolution result
+    hints: list[Hint] = field(default_factory=list)  # in full-resolution pixels
+    steered: Prediction | None = None  # ``pred`` with the hints and references fused in
 
     @property
     def gray(self) -> np.ndarray:
         return io.quantize(self.light)
+
+    @property
+    def shown(self) -> Prediction | None:
+        """The histograms behind the result: steered if there is evidence, else the network's."""
+        return self.steered if self.steered is not None else self.pred
 
     def full_res_coords(self, y, x):
         """Full-resolution pixel coordinates (floats or tensors) of preview pixel (y, x)."""
@@ -112,6 +121,8 @@ class Session:
     entries: list[Entry] = field(default_factory=list)
     selected: int = 0
     folder: Path | None = None
+    references: list[np.ndarray] = field(default_factory=list)  # colour photos (previews), float RGB
+    prepared: dict[str, list[Reference]] = field(default_factory=dict)  # by model name
 
     def current(self) -> Entry | None:
         return self.entries[self.selected] if self.entries else None
@@ -159,6 +170,42 @@ def update_entries(session: Session, paths: list[str], max_pixels: int) -> list[
     return errors
 
 
+def add_hint(session: Session, x: float, y: float, colour: str) -> None:
+    """A hint of ``colour`` (any CSS colour) at preview pixel (x, y) of the current photo."""
+    entry = session.current()
+    if entry is None:
+        return
+    h, w = entry.photo.light.shape
+    fy, fx = entry.full_res_coords(y, x)
+    point = (min(max(fx, 0.0), w - 1.0), min(max(fy, 0.0), h - 1.0))
+    entry.hints.append(Hint((point,), parse_colour(colour)))
+
+
+def remove_hints(session: Session, every: bool = False) -> None:
+    """Remove the current photo's last hint (or all of them)."""
+    entry = session.current()
+    if entry is not None and entry.hints:
+        entry.hints = [] if every else entry.hints[:-1]
+
+
+def set_references(session: Session, paths: list[str], max_pixels: int) -> list[str]:
+    """Make ``paths`` the session's reference photos; the errors of those that cannot be read."""
+    session.references, session.prepared, errors = [], {}, []
+    for p in paths:
+        try:
+            session.references.append(io.to_rgb(preview(io.open_image(p, max_pixels))))
+        except io.ImageError as err:
+            errors.append(f"{Path(p).name}: {str(err).split(': ', 1)[-1]}")
+    return errors
+
+
+def _references(session: Session, models: Models, model: str) -> list[Reference]:
+    if model not in session.prepared:
+        colorizer = models.get(model)
+        session.prepared[model] = [colorizer.reference(rgb) for rgb in session.references]
+    return session.prepared[model]
+
+
 def run(session: Session, models: Models, settings: Settings) -> None:
     """Predict where the model or size changed, then decode every entry's preview."""
     colorizer = models.get(settings.model)
@@ -174,9 +221,11 @@ def redecode(session: Session, models: Models, settings: Settings) -> None:
     """Decode the cached histograms again (no network) into the previews; downloads are now stale."""
     colorizer = models.get(settings.model)
     param = settings.param()
+    refs = _references(session, models, settings.model)
     for entry in session.entries:
         if entry.pred is not None:
-            entry.colorized = io.quantize(colorizer.render(entry.pred, entry.light, param), 8)
+            entry.steered = colorizer.steer(entry.pred, entry.hints, refs) if entry.hints or refs else None
+            entry.colorized = io.quantize(colorizer.render(entry.shown, entry.light, param), 8)
             entry.download = None
 
 
@@ -190,5 +239,5 @@ def write_downloads(session: Session, models: Models, settings: Settings, root: 
     for i, entry in enumerate(session.entries):
         if entry.pred is not None:
             dst = session.folder / f"{i:03d}-{Path(entry.name).stem}-color.png"
-            io.write_image(dst, colorizer.render(entry.pred, entry.photo.light, param), like=entry.photo)
+            io.write_image(dst, colorizer.render(entry.shown, entry.photo.light, param), like=entry.photo)
             entry.download = dst

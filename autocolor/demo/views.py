@@ -66,7 +66,7 @@ def pixel_info(entry: Entry, x: float, y: float, settings: Settings) -> PixelInf
     """The histograms at preview pixel (x, y) of ``entry`` and its decoded colour."""
     h, w = entry.photo.light.shape
     fy, fx = entry.full_res_coords(y, x)
-    hists = entry.pred.at(fy, fx)
+    hists = entry.shown.at(fy, fx)
     yy, xx = min(int(round(fy)), h - 1), min(int(round(fx)), w - 1)
     light = torch.tensor(float(entry.photo.light[max(yy, 0), max(xx, 0)])).view(1, 1, 1)
     hue, chroma = decode({n: p.view(1, -1, 1, 1) for n, p in hists.items()}, settings.param(), light)
@@ -76,6 +76,25 @@ def pixel_info(entry: Entry, x: float, y: float, settings: Settings) -> PixelInf
         f"lightness {float(light):.2f} → #{int(rgb[0]):02x}{int(rgb[1]):02x}{int(rgb[2]):02x}"
     )
     return PixelInfo({n: p.numpy() for n, p in hists.items()}, float(hue), float(chroma), text)
+
+
+def mark_hints(image: np.ndarray, entry: Entry) -> np.ndarray:
+    """A copy of preview ``image`` with the entry's hints drawn as dots of their colour, ringed."""
+    if not entry.hints:
+        return image
+    from PIL import Image, ImageDraw
+
+    im = Image.fromarray(image)
+    draw = ImageDraw.Draw(im)
+    (ph, pw), (h, w) = entry.light.shape, entry.photo.light.shape
+    r = max(4, round(max(ph, pw) / 120))
+    for hint in entry.hints:
+        fill = tuple(round(255 * v) for v in hint.rgb)
+        for x, y in hint.points:
+            cx, cy = (x + 0.5) * pw / w - 0.5, (y + 0.5) * ph / h - 0.5
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill, outline="white", width=2)
+            draw.ellipse((cx - r - 2, cy - r - 2, cx + r + 2, cy + r + 2), outline="black", width=1)
+    return np.asarray(im)
 
 
 def histogram_figure(info: PixelInfo):

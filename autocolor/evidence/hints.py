@@ -1,0 +1,171 @@
+"""Colour hints: "this point (or scribble) has this colour", spread to the pixels that belong with it.
+
+A hint becomes a one-hot histogram of its colour, weighted at each grid cell by its affinity
+exp(-d / sigma), where d is the geodesic distance from the hint over the grid: each step between
+neighbouring cells costs its length plus the change in lightness and in what the network sees there
+(its hidden layer). Colour so follows regions, reaches far inside them, and stops at strong edges.
+
+Hints are given in the photo's own pixels as seen (EXIF rotation applied), x to the right, y down:
+on the command line as ``X,Y,COLOUR`` (``120,80,#3060c0``, any colour Pillow knows: ``red``,
+``rgb(48,96,192)``), or in a JSON file (``load``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import ImageColor
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from . import Evidence, colour_histograms
+
+FORMAT_HELP = (
+    'a JSON list of hints, each {"x": 120, "y": 80, "color": "#3060c0"} or a scribble '
+    '{"points": [[x, y], ...], "color": "red"} (or {"hints": [...]})'
+)
+
+
+class HintError(ValueError):
+    """A hint that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A colour (RGB in [0, 1]) at one or more points (x, y) of the photo's pixels."""
+
+    points: tuple[tuple[float, float], ...]
+    rgb: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How far hints reach. Costs: crossing the grid's longer side costs ``distance``; a lightness
+    step of 1 costs ``light``; a change of the network's view as large as the photo's typical spread
+    costs ``features``. Affinity exp(-cost / ``sigma``). Where several hints reach a cell, their
+    colours are averaged with weights affinity ** ``sharpness``, so the nearest one dominates.
+    Defaults chosen on the validation photos (benchmarks/hints.py)."""
+
+    sigma: float = 1.0
+    distance: float = 1.0
+    light: float = 1.0
+    features: float = 0.3
+    sharpness: float = 1.0
+
+
+DEFAULT_SPREAD = Spread()
+
+
+def parse_colour(text: str) -> tuple[float, float, float]:
+    """RGB in [0, 1] of any colour Pillow knows (#rgb, #rrggbb, names, rgb(...), hsl(...))."""
+    try:
+        rgb = ImageColor.getrgb(text.strip())
+    except (ValueError, AttributeError):
+        raise HintError(f"not a colour: {text!r} (use #rrggbb, a name such as red, or rgb(r,g,b))") from None
+    return tuple(v / 255 for v in rgb[:3])
+
+
+def parse(text: str) -> Hint:
+    """A hint from ``X,Y,COLOUR`` (the command line's ``--hint``)."""
+    parts = text.split(",", 2)
+    try:
+        x, y = float(parts[0]), float(parts[1])
+        colour = parts[2]
+    except (ValueError, IndexError):
+        raise HintError(f"hint {text!r}: expected X,Y,COLOUR such as 120,80,#3060c0") from None
+    return Hint(((x, y),), parse_colour(colour))
+
+
+def _from_json(item, where: str) -> Hint:
+    if not isinstance(item, dict):
+        raise HintError(f"{where}: expected an object with x, y (or points) and color")
+    colour = item.get("color", item.get("colour"))
+    points = item.get("points", [[item.get("x"), item.get("y")]])
+    try:
+        pts = tuple((float(x), float(y)) for x, y in points)
+    except (TypeError, ValueError):
+        raise HintError(f"{where}: points must be numbers, as [x, y] pairs") from None
+    if not pts or not isinstance(colour, str):
+        raise HintError(f"{where}: needs at least one point and a color string")
+    return Hint(pts, parse_colour(colour))
+
+
+def load(path: str | os.PathLike) -> list[Hint]:
+    """Hints from a JSON file: a list of {"x", "y", "color"} or {"points", "color"} objects."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise HintError(f"{path}: not a readable hints file ({type(err).__name__}: {err})") from None
+    items = data.get("hints") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise HintError(f"{path}: expected {FORMAT_HELP}")
+    return [_from_json(item, f"{path}: hint {i + 1}") for i, item in enumerate(items)]
+
+
+def check_inside(hints: Sequence[Hint], size: tuple[int, int]) -> None:
+    """Raise ``HintError`` for a point outside an image of ``size`` (height, width)."""
+    h, w = size
+    for hint in hints:
+        for x, y in hint.points:
+            if not (0 <= x < w and 0 <= y < h and math.isfinite(x) and math.isfinite(y)):
+                raise HintError(f"hint at ({x:g}, {y:g}) lies outside the {w}x{h} image")
+
+
+def _cell_features(pred, spread: Spread) -> np.ndarray:
+    """(C, h, w): lightness and the network's view, scaled so differences are path costs."""
+    light = pred.light[0].numpy()[None] * spread.light
+    if pred.features is None or spread.features == 0:
+        return light
+    f = pred.features[0].numpy()
+    typical = np.sqrt(((f - f.mean(axis=(1, 2), keepdims=True)) ** 2).sum(0).mean()) + 1e-12
+    return np.concatenate([light, f * (spread.features / typical)])
+
+
+def _graph(pred, spread: Spread) -> coo_matrix:
+    """The grid as a graph of 8-neighbours, each edge's cost its length plus the change across it."""
+    f = _cell_features(pred, spread)
+    _, h, w = f.shape
+    index = np.arange(h * w).reshape(h, w)
+    step = spread.distance / max(h, w)
+    rows, cols, costs = [], [], []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        ys, xs = slice(0, h - dy), slice(max(0, -dx), w - max(0, dx))
+        ye, xe = slice(dy, h), slice(max(0, dx), w + min(0, dx))
+        change = np.linalg.norm(f[:, ys, xs] - f[:, ye, xe], axis=0)
+        rows.append(index[ys, xs].ravel())
+        cols.append(index[ye, xe].ravel())
+        costs.append((change + step * math.hypot(dy, dx)).ravel())
+    return coo_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))), (h * w, h * w))
+
+
+def affinities(pred, hints: Sequence[Hint], spread: Spread = DEFAULT_SPREAD) -> torch.Tensor:
+    """(n_hints, h, w): each hint's affinity to every grid cell, 1 at its own cells."""
+    h, w = pred.light.shape[-2:]
+    cells = [sorted({pred.cell(y, x) for x, y in hint.points}) for hint in hints]
+    sources = sorted({c for cs in cells for c in cs})
+    where = {c: i for i, c in enumerate(sources)}
+    limit = spread.sigma * math.log(1000)  # beyond this the affinity is below 0.1 %
+    dist = dijkstra(
+        _graph(pred, spread).tocsr(), directed=False, indices=[i * w + j for i, j in sources], limit=limit
+    )
+    out = np.stack([dist[[where[c] for c in cs]].min(axis=0) for cs in cells])
+    return torch.from_numpy(np.exp(-out / spread.sigma)).float().view(len(hints), h, w)
+
+
+def evidence(pred, hints: Sequence[Hint], head: str, spread: Spread = DEFAULT_SPREAD) -> Evidence | None:
+    """The hints as evidence on ``pred``'s grid (None without hints)."""
+    if not hints:
+        return None
+    near = affinities(pred, hints, spread)[:, None]  # (n, 1, h, w)
+    rgb = torch.tensor([hint.rgb for hint in hints]).view(-1, 3, 1, 1)
+    vote = near.pow(spread.sharpness)
+    vote = vote / vote.sum(0).clamp(min=1e-30)
+    probs = {n: (vote * p).sum(0, keepdim=True) for n, p in colour_histograms(rgb, head).items()}
+    return Evidence(probs, 1 - (1 - near).prod(0, keepdim=True))

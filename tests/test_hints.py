@@ -1,0 +1,110 @@
+"""Colour hints: parsing, the JSON format, spreading within regions, and every way they reach a photo."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from autocolor import Colorizer, Hint, HintError, cli, color
+from autocolor.evidence import hints as H
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> Colorizer:
+    return Colorizer.from_pretrained(size=256)
+
+
+def hue_of(rgb) -> float:
+    return float(color.hue_chroma(torch.tensor(rgb, dtype=torch.float32).view(3, 1, 1))[0])
+
+
+def test_command_line_hints_parse_coordinates_and_any_pillow_colour():
+    assert H.parse("120,80,#3060c0") == Hint(((120.0, 80.0),), (48 / 255, 96 / 255, 192 / 255))
+    assert H.parse("1.5,2,rgb(255,0,0)").rgb == (1.0, 0.0, 0.0)
+    assert H.parse("0,0,navy").rgb == (0.0, 0.0, 128 / 255)
+    for bad in ("120,80", "x,80,red", "1,2,#12", "1,2,notacolour", ""):
+        with pytest.raises(HintError):
+            H.parse(bad)
+
+
+def test_hints_file_holds_points_and_scribbles(tmp_path):
+    path = tmp_path / "hints.json"
+    path.write_text(json.dumps({"hints": [{"x": 3, "y": 4, "color": "red"},
+                                          {"points": [[1, 2], [5, 6]], "colour": "#00ff00"}]}))  # fmt: skip
+    assert H.load(path) == [
+        Hint(((3.0, 4.0),), (1.0, 0.0, 0.0)),
+        Hint(((1.0, 2.0), (5.0, 6.0)), (0.0, 1.0, 0.0)),
+    ]
+    for text in ("not json", '{"hints": 3}', '[{"x": 1, "y": 2}]', '[{"points": [["a", 1]], "color": "red"}]',
+                 "[[1, 2]]"):  # fmt: skip
+        path.write_text(text)
+        with pytest.raises(HintError, match="hints.json"):
+            H.load(path)
+    with pytest.raises(HintError, match="not a readable"):
+        H.load(tmp_path / "missing.json")
+
+
+def test_hints_outside_the_image_are_refused_before_the_network_runs(colorizer, astronaut, monkeypatch):
+    monkeypatch.setattr(colorizer.net, "dense_with_features", lambda x: pytest.fail("network ran"))
+    for x, y in ((512, 10), (10, -1), (float("nan"), 3)):
+        with pytest.raises(HintError, match="outside the 512x512"):
+            colorizer.colorize(Image.open(astronaut), hints=[Hint(((x, y),), (1, 0, 0))])
+
+
+def test_a_hint_colours_its_region_and_stops_at_a_strong_edge(colorizer):
+    # Two flat regions (dark left, light right) with a sharp edge: a blue hint on the left.
+    light = np.full((192, 256), 0.75, np.float32)
+    light[:, :128] = 0.3
+    pred = colorizer.predict(light)
+    blue = Hint(((40.0, 96.0),), (0.2, 0.3, 0.8))
+    near = colorizer.steer(pred, [blue])
+    out, plain = colorizer.render(near, light), colorizer.render(pred, light)
+    np.testing.assert_allclose(out.mean(axis=2), light, atol=1e-5)  # lightness kept exactly
+    assert abs(hue_of(out[96, 100]) - hue_of(blue.rgb)) < 0.03  # far along its own region
+    assert out[96, 100, 2] - out[96, 100, 0] > 0.2
+    np.testing.assert_allclose(out[:, 200:], plain[:, 200:], atol=0.02)  # nothing across the edge
+
+
+def test_steering_reuses_the_prediction_and_is_exact_at_the_hint(colorizer, astronaut, monkeypatch):
+    image = Image.open(astronaut)
+    pred = colorizer.predict(image)
+    monkeypatch.setattr(colorizer.net, "dense_with_features", lambda x: pytest.fail("network ran"))
+    light = np.asarray(image, np.float32).mean(axis=2) / 255
+    for rgb in ((0.9, 0.3, 0.1), (0.1, 0.6, 0.2)):
+        out = colorizer.render(colorizer.steer(pred, [Hint(((250.0, 420.0),), rgb)]), light)
+        assert abs(hue_of(out[420, 250]) - hue_of(rgb)) < 0.04
+    gray = colorizer.render(colorizer.steer(pred, [Hint(((250.0, 420.0),), (0.5, 0.5, 0.5))]), light)
+    assert np.ptp(gray[420, 250]) < 0.02  # a gray hint makes the spot gray
+
+
+def test_hint_coordinates_are_those_of_the_photo_as_seen(colorizer, astronaut, tmp_path):
+    upright = Image.open(astronaut).convert("RGB").crop((0, 0, 512, 384))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # what a camera held sideways stores
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to view"
+    src = tmp_path / "sideways.png"
+    stored.save(src, exif=exif)
+    hint = [Hint(((100.0, 300.0),), (0.1, 0.3, 0.9))]
+    expected = colorizer.colorize(upright, hints=hint)
+    args = [str(src), "-o", str(tmp_path / "out.png"), "--hint", "100,300,rgb(26,77,230)", "-s", "256", "-q"]
+    assert cli.main(args) == 0
+    with Image.open(tmp_path / "out.png") as im:
+        got = np.asarray(im.convert("RGB"), np.int16)
+    assert got.shape == (384, 512, 3)
+    assert np.abs(got - np.asarray(expected, np.int16)).mean() < 1.0
+
+
+def test_cli_bad_hints_write_nothing(astronaut, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    assert cli.main([str(astronaut), "-o", str(out), "--hint", "600,10,red"]) == 1
+    assert "outside the 512x512 image" in capsys.readouterr().err and not out.exists()
+    (tmp_path / "h.json").write_text("[1, 2]")
+    assert cli.main([str(astronaut), "-o", str(out), "--hints", str(tmp_path / "h.json")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not out.exists()
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([str(astronaut), "-o", str(out), "--hint", "1,2,chartreuse-ish"])
+    assert exit_.value.code == 2 and not out.exists()
