@@ -26,6 +26,8 @@ from scipy.sparse.linalg import splu
 
 from autocolor import Colorizer, Hint, Spread, color, metrics
 from autocolor.data.crops import list_images
+from autocolor.evaluate import contact_sheet
+from autocolor.evidence.hints import draw
 from autocolor.pipeline import processing_size
 
 POINTS = (0, 1, 2, 5, 10, 20, 50, 100)
@@ -164,6 +166,61 @@ def plot(psnr: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def examples(colorizer: Colorizer, photos: list[Path], n: int, path: Path) -> None:
+    """A contact sheet: gray | automatic | the revealed points | with them | Levin's | original."""
+    rows = []
+    for k, photo in enumerate(photos):
+        ref = np.asarray(Image.open(photo).convert("RGB"))
+        light = metrics.gray(ref)
+        hints = reveal(ref, n, k)
+        pred = colorizer.predict(light)
+        auto, steered = (np.empty((*light.shape, 3), np.uint8) for _ in range(2))
+        colorizer.render(pred, light, out=auto)
+        colorizer.render(colorizer.steer(pred, hints), light, out=steered)
+        gray = np.repeat((light * 255).round().astype(np.uint8)[..., None], 3, axis=2)
+        small = np.asarray(Image.fromarray(gray).resize((round(160 * gray.shape[1] / gray.shape[0]), 160)))
+        dots = draw(small, hints, light.shape)  # drawn at the sheet's scale, so they show
+        rows.append([gray, auto, dots, steered, levin(light, hints, colorizer.size), ref])
+    labels = ["gray", "automatic", f"{n} revealed points", "autocolor with them", "Levin et al.", "original"]
+    contact_sheet(rows, labels).save(path, quality=88)
+
+
+def edit_timing(colorizer: Colorizer, photo: Path, megapixels: float, runs: int) -> str:
+    """Median seconds of an edit (steer a cached prediction with N hints, render at full size)
+    against colorizing the photo from scratch, at ``megapixels``."""
+    im = Image.open(photo).convert("RGB")
+    scale = (megapixels * 1e6 / (im.width * im.height)) ** 0.5
+    im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+    ref = np.asarray(im)
+    light = metrics.gray(ref)
+    out = np.empty((*light.shape, 3), np.uint8)
+    pred = colorizer.predict(light)
+
+    def full():
+        colorizer.render(colorizer.predict(light), light, out=out)
+
+    rows, cases = [], {"colorize from scratch (network + render)": full}
+    for n in (1, 10, 100):
+        hints = reveal(ref, n, 0)
+
+        def edit(h=hints):
+            colorizer.render(colorizer.steer(pred, h), light, out=out)
+
+        cases[f"edit: {n} hint(s), no network"] = edit
+    times = {name: [] for name in cases}
+    for _ in range(runs):  # interleaved, so that a noisy machine hits every case alike
+        for name, fn in cases.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    base = np.median(times["colorize from scratch (network + render)"])
+    for name, ts in times.items():
+        rows.append(f"| {name} | {np.median(ts):.3f} | {np.median(ts) / base:.2f} |")
+    size = f"{im.width}x{im.height} ({megapixels:g} MP), {torch.get_num_threads()} threads"
+    head = f"| at {size} | median s | / from scratch |"
+    return "\n".join([head, "|---|---|---|", *rows])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("photos", nargs="+", help="folders of colour photos")
@@ -175,10 +232,20 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the revealed points")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     p.add_argument("--plot", type=Path, help="write the PSNR-against-N plot here")
+    p.add_argument("--timing", type=float, metavar="MP", help="only time edits at this many megapixels")
+    p.add_argument("--runs", type=int, default=9, help="timing runs (default 9)")
+    p.add_argument("--examples", type=Path, metavar="JPG", help="only draw a contact sheet of the photos")
+    p.add_argument("--examples-points", type=int, default=10, help="revealed points in --examples")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     photos = sorted(list_images([Path(x) for x in a.photos]))[: a.limit or None]
+    if a.examples:
+        examples(Colorizer.from_pretrained(), photos, a.examples_points, a.examples)
+        return
+    if a.timing:
+        print(edit_timing(Colorizer.from_pretrained(), photos[0], a.timing, a.runs))
+        return
     psnr, secs = run(
         photos, Colorizer.from_pretrained(), a.spread or [Spread()], a.levin, a.seed, a.points, a.max_side
     )

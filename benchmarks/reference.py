@@ -1,7 +1,9 @@
 """Reference photos, measured two ways; PSNR of the gray target's colorization against its original.
 
 * other half: the left half of each photo in colour is the reference for its right half in gray;
-* stereo pairs (``--pair TARGET REFERENCE``): one view in colour for the other view in gray.
+* stereo pairs (``--pair TARGET REFERENCE``): one view in colour for the other view in gray;
+* unrelated: the left half of the *next* photo as the reference, to check that a reference that does
+  not match falls back to automatic colours instead of painting its colours everywhere.
 
 Methods: automatic colorization (no reference), autocolor with the reference, and the global colour
 transfer of Reinhard et al. (2001): the target's Lab a, b get the reference's mean and deviation; a
@@ -88,10 +90,13 @@ def main() -> None:
         f"autocolor {m.neighbours}/{m.light:g}/{m.reach:g}/{m.strength:g}": m for m in a.match or [Match()]
     }
     rows: dict[str, list[dict]] = {}
-    for path in sorted(list_images([Path(x) for x in a.photos])) if a.photos else []:
-        rgb = load(path, a.max_side)
+    paths = sorted(list_images([Path(x) for x in a.photos])) if a.photos else []
+    for k, path in enumerate(paths):
+        rgb, other = load(path, a.max_side), load(paths[(k + 1) % len(paths)], a.max_side)
         half = rgb.shape[1] // 2
         rows.setdefault("other half", []).append(score(colorizer, rgb[:, half:], rgb[:, :half], matches))
+        unrelated = other[:, : other.shape[1] // 2]
+        rows.setdefault("unrelated", []).append(score(colorizer, rgb[:, half:], unrelated, matches))
         print(path.name, flush=True)
     for target, ref in a.pair:
         rows.setdefault("stereo pairs", []).append(

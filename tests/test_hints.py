@@ -66,17 +66,19 @@ def test_a_hint_colours_its_region_and_stops_at_a_strong_edge(colorizer):
     np.testing.assert_allclose(out.mean(axis=2), light, atol=1e-5)  # lightness kept exactly
     assert abs(hue_of(out[96, 100]) - hue_of(blue.rgb)) < 0.03  # far along its own region
     assert out[96, 100, 2] - out[96, 100, 0] > 0.2
-    np.testing.assert_allclose(out[:, 200:], plain[:, 200:], atol=0.02)  # nothing across the edge
+    inside = np.abs(out[96, 100] - plain[96, 100]).max()
+    across = np.abs(out[:, 136:] - plain[:, 136:]).max()
+    assert across < 0.1 * inside  # a strong edge stops it: a faint trace at most beyond
 
 
-def test_steering_reuses_the_prediction_and_is_exact_at_the_hint(colorizer, astronaut, monkeypatch):
+def test_steering_reuses_the_prediction_and_gives_the_hue_at_its_spot(colorizer, astronaut, monkeypatch):
     image = Image.open(astronaut)
     pred = colorizer.predict(image)
     monkeypatch.setattr(colorizer.net, "dense_with_features", lambda x: pytest.fail("network ran"))
     light = np.asarray(image, np.float32).mean(axis=2) / 255
     for rgb in ((0.9, 0.3, 0.1), (0.1, 0.6, 0.2)):
         out = colorizer.render(colorizer.steer(pred, [Hint(((250.0, 420.0),), rgb)]), light)
-        assert abs(hue_of(out[420, 250]) - hue_of(rgb)) < 0.04
+        assert abs(hue_of(out[420, 250]) - hue_of(rgb)) < 0.05  # within 18 degrees (smoothed with neighbours)
     gray = colorizer.render(colorizer.steer(pred, [Hint(((250.0, 420.0),), (0.5, 0.5, 0.5))]), light)
     assert np.ptp(gray[420, 250]) < 0.02  # a gray hint makes the spot gray
 
@@ -108,3 +110,12 @@ def test_cli_bad_hints_write_nothing(astronaut, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main([str(astronaut), "-o", str(out), "--hint", "1,2,chartreuse-ish"])
     assert exit_.value.code == 2 and not out.exists()
+
+
+def test_hints_made_in_python_are_checked_and_normalised():
+    hint = Hint([np.array([3, 4])], np.array([0.5, 0.25, 1.0]))  # arrays, as a program may pass them
+    assert hint.points == ((3.0, 4.0),) and hint.rgb == (0.5, 0.25, 1.0)
+    assert all(type(v) is float for v in hint.rgb)
+    for points, rgb in (((), (0, 0, 0)), (((1, 2),), (0, 0, 2)), (((1, 2),), (0, 0)), ((1,), (0, 0, 0))):
+        with pytest.raises(HintError):
+            Hint(points, rgb)

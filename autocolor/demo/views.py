@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from .. import io
+from ..evidence.hints import draw as draw_hints
 from ..histograms import bin_centres, decode, gaussian_centres, hue_resultant
 
 if TYPE_CHECKING:
@@ -79,22 +80,8 @@ def pixel_info(entry: Entry, x: float, y: float, settings: Settings) -> PixelInf
 
 
 def mark_hints(image: np.ndarray, entry: Entry) -> np.ndarray:
-    """A copy of preview ``image`` with the entry's hints drawn as dots of their colour, ringed."""
-    if not entry.hints:
-        return image
-    from PIL import Image, ImageDraw
-
-    im = Image.fromarray(image)
-    draw = ImageDraw.Draw(im)
-    (ph, pw), (h, w) = entry.light.shape, entry.photo.light.shape
-    r = max(4, round(max(ph, pw) / 120))
-    for hint in entry.hints:
-        fill = tuple(round(255 * v) for v in hint.rgb)
-        for x, y in hint.points:
-            cx, cy = (x + 0.5) * pw / w - 0.5, (y + 0.5) * ph / h - 0.5
-            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill, outline="white", width=2)
-            draw.ellipse((cx - r - 2, cy - r - 2, cx + r + 2, cy + r + 2), outline="black", width=1)
-    return np.asarray(im)
+    """A copy of preview ``image`` with the entry's hints drawn as ringed dots of their colour."""
+    return draw_hints(image, entry.hints, entry.photo.light.shape) if entry.hints else image
 
 
 def histogram_figure(info: PixelInfo):

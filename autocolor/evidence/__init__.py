@@ -62,6 +62,6 @@ def fuse(pred, evidence: Sequence[Evidence]):
     merged = combine(evidence)
     if merged is None:
         return pred
-    w = merged.weight
-    probs = {n: (1 - w) * p + w * merged.probs[n] for n, p in pred.probs.items()}
+    w = merged.weight.to(pred.light.dtype)
+    probs = {n: (1 - w) * p + w * merged.probs[n].to(p.dtype) for n, p in pred.probs.items()}
     return dataclasses.replace(pred, probs=probs)

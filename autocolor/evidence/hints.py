@@ -43,6 +43,17 @@ class Hint:
     points: tuple[tuple[float, float], ...]
     rgb: tuple[float, float, float]
 
+    def __post_init__(self):
+        try:
+            points = tuple((float(x), float(y)) for x, y in self.points)
+            rgb = tuple(float(v) for v in self.rgb)
+        except (TypeError, ValueError):
+            raise HintError(f"a hint needs (x, y) points and an RGB colour, got {self!r}") from None
+        if not points or len(rgb) != 3 or not all(0 <= v <= 1 for v in rgb):
+            raise HintError(f"a hint needs at least one point and RGB values in [0, 1], got {self!r}")
+        object.__setattr__(self, "points", points)  # plain floats, whatever the caller passed
+        object.__setattr__(self, "rgb", rgb)
+
 
 @dataclass(frozen=True)
 class Spread:
@@ -53,10 +64,10 @@ class Spread:
     Defaults chosen on the validation photos (benchmarks/hints.py)."""
 
     sigma: float = 1.0
-    distance: float = 1.0
-    light: float = 1.0
-    features: float = 0.3
-    sharpness: float = 1.0
+    distance: float = 0.25
+    light: float = 3.0
+    features: float = 0.05
+    sharpness: float = 4.0
 
 
 DEFAULT_SPREAD = Spread()
@@ -118,6 +129,24 @@ def check_inside(hints: Sequence[Hint], size: tuple[int, int]) -> None:
                 raise HintError(f"hint at ({x:g}, {y:g}) lies outside the {w}x{h} image")
 
 
+def draw(image: np.ndarray, hints: Sequence[Hint], size: tuple[int, int]) -> np.ndarray:
+    """A copy of uint8 RGB ``image`` with ``hints`` (in pixels of a photo of ``size`` (h, w)) drawn
+    as dots of their colour, ringed in white and black so they show on any background."""
+    from PIL import Image, ImageDraw
+
+    im = Image.fromarray(image)
+    pen = ImageDraw.Draw(im)
+    (ph, pw), (h, w) = image.shape[:2], size
+    r = max(4, round(max(ph, pw) / 120))
+    for hint in hints:
+        fill = tuple(round(255 * v) for v in hint.rgb)
+        for x, y in hint.points:
+            cx, cy = (x + 0.5) * pw / w - 0.5, (y + 0.5) * ph / h - 0.5
+            pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill, outline="white", width=2)
+            pen.ellipse((cx - r - 2, cy - r - 2, cx + r + 2, cy + r + 2), outline="black", width=1)
+    return np.asarray(im)
+
+
 def _cell_features(pred, spread: Spread) -> np.ndarray:
     """(C, h, w): lightness and the network's view, scaled so differences are path costs."""
     light = pred.light[0].numpy()[None] * spread.light
@@ -164,7 +193,7 @@ def evidence(pred, hints: Sequence[Hint], head: str, spread: Spread = DEFAULT_SP
     if not hints:
         return None
     near = affinities(pred, hints, spread)[:, None]  # (n, 1, h, w)
-    rgb = torch.tensor([hint.rgb for hint in hints]).view(-1, 3, 1, 1)
+    rgb = torch.tensor([hint.rgb for hint in hints], dtype=torch.float32).view(-1, 3, 1, 1)
     vote = near.pow(spread.sharpness)
     vote = vote / vote.sum(0).clamp(min=1e-30)
     probs = {n: (vote * p).sum(0, keepdim=True) for n, p in colour_histograms(rgb, head).items()}
