@@ -6,6 +6,7 @@
     autocolor train PHOTOS... --out runs/x     train (see autocolor train -h)
     autocolor data fetch DIR                   fetch the training and evaluation photo sets
     autocolor serve                            the web demo on http://127.0.0.1:7860
+    autocolor export-backbone CKPT -o b.pt     the trained trunk alone, for other tasks
 
 Exit status: 0 if every photo was colorized, 1 if any failed (the batch goes on), 2 on a usage
 error or when no model is available.
@@ -30,7 +31,7 @@ from . import __version__, io
 from .histograms import CHROMA_METHODS, DEFAULT_PARAM, HUE_METHODS, DecodeParam
 from .model import CheckpointError
 
-SUBCOMMANDS = ("train", "data", "evaluate", "serve")
+SUBCOMMANDS = ("train", "data", "evaluate", "serve", "export-backbone")
 
 
 def _size(text: str) -> int:
@@ -461,6 +462,10 @@ def _dispatch(argv: list[str]) -> int:
         return evaluate.main(argv[1:])
     if argv and argv[0] == "serve":
         return serve_main(argv[1:])
+    if argv and argv[0] == "export-backbone":
+        from . import export
+
+        return export.main(argv[1:])
     return colorize_main(argv)
 
 

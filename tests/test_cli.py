@@ -228,14 +228,14 @@ def test_a_signal_while_writing_leaves_no_temporary_file(tmp_path, sig, code):
 
 
 def _parsers():
-    from autocolor import evaluate, train
+    from autocolor import evaluate, export, train
 
     return {"autocolor": cli.colorize_parser(), "train": train.parser(), "evaluate": evaluate.parser(),
             "serve": cli.serve_parser(), "data fetch": cli.data_parser()._subparsers._group_actions[0]
-            .choices["fetch"]}  # fmt: skip
+            .choices["fetch"], "export-backbone": export.parser()}  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["autocolor", "train", "evaluate", "serve", "data fetch"])
+@pytest.mark.parametrize("name", ["autocolor", "train", "evaluate", "serve", "data fetch", "export-backbone"])
 def test_every_option_has_help_with_its_default(name):
     import argparse
 
