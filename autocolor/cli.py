@@ -310,7 +310,12 @@ def colorize_main(argv: list[str]) -> int:
             dst.parent.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
             colorizer.colorize_file(
-                src, dst, args.quality, int(args.max_pixels), hints=hints, references=references
+                src,
+                dst,
+                quality=args.quality,
+                max_pixels=int(args.max_pixels),
+                hints=hints,
+                references=references,
             )
             if args.verbose:
                 with Image.open(dst) as im:
