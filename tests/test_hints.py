@@ -119,3 +119,22 @@ def test_hints_made_in_python_are_checked_and_normalised():
     for points, rgb in (((), (0, 0, 0)), (((1, 2),), (0, 0, 2)), (((1, 2),), (0, 0)), ((1,), (0, 0, 0))):
         with pytest.raises(HintError):
             Hint(points, rgb)
+
+
+@pytest.mark.parametrize("kind", ["16-bit gray", "alpha"])
+def test_hints_work_on_16_bit_and_alpha_photos(astronaut, tmp_path, kind):
+    rgb = np.asarray(Image.open(astronaut).convert("RGB"))
+    src = tmp_path / "in.png"
+    if kind == "16-bit gray":
+        Image.fromarray((rgb.mean(axis=2) * 257).astype(np.uint16)).save(src)
+    else:
+        Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 200, np.uint8)])).save(src)
+    plain, hinted = tmp_path / "plain.png", tmp_path / "hinted.png"
+    assert cli.main([str(src), "-o", str(plain), "-s", "256", "-q"]) == 0
+    assert cli.main([str(src), "-o", str(hinted), "-s", "256", "-q", "--hint", "250,420,#10d020"]) == 0
+    with Image.open(plain) as a, Image.open(hinted) as b:
+        assert a.mode == b.mode == ("RGBA" if kind == "alpha" else "RGB") and a.size == b.size
+        before, after = (np.asarray(im.convert("RGB"), np.int32)[420, 250] for im in (a, b))
+    if kind == "16-bit gray":
+        assert hinted.read_bytes()[24] == 16  # the PNG header's bit depth: written in 16 bits
+    assert after[1] - max(after[0], after[2]) > before[1] - max(before[0], before[2]) + 20
