@@ -3,6 +3,7 @@
     autocolor photo.jpg -o photo-color.png     one file
     autocolor scans/ -r -o colorized/          a folder tree, mirrored under colorized/
     autocolor old.jpg -o new.png --hint 120,80,#3060c0   steer the colour at a point
+    autocolor video film.mp4 -o film-color.mp4 a video, steadily, its sound kept
     autocolor train PHOTOS... --out runs/x     train (see autocolor train -h)
     autocolor data fetch DIR                   fetch the training and evaluation photo sets
     autocolor serve                            the web demo on http://127.0.0.1:7860
@@ -31,7 +32,7 @@ from . import __version__, io
 from .histograms import CHROMA_METHODS, DEFAULT_PARAM, HUE_METHODS, DecodeParam
 from .model import CheckpointError
 
-SUBCOMMANDS = ("train", "data", "evaluate", "serve", "export-backbone")
+SUBCOMMANDS = ("video", "train", "data", "evaluate", "serve", "export-backbone")
 
 
 def _size(text: str) -> int:
@@ -431,6 +432,89 @@ def serve_main(argv: list[str]) -> int:
     return 0
 
 
+def video_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="autocolor video",
+        description="Colorize videos: colour carried along the optical flow from frame to frame, so it "
+        "does not flicker; frame rate, timestamps and sound kept; H.264 output.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN", help="video files")
+    p.add_argument("-o", "--output", default="colorized", help="a file (one input) or a folder "
+                   "(default colorized/, each IN as NAME.mp4)")  # fmt: skip
+    p.add_argument("-w", "--weights", help="checkpoint file (default: the bundled model)")
+    p.add_argument(
+        "-s", "--size", type=_size, default=512, help="processing size, as for photos (default 512)"
+    )
+    p.add_argument("--crf", type=_number(0, 51, integer=True), default=18,
+                   help="H.264 quality: 0 best, 51 worst (default 18)")  # fmt: skip
+    p.add_argument("--lossless", action="store_true", help="lossless H.264, 4:4:4 (default: off)")
+    p.add_argument("--start", type=_number(0), default=0.0, help="first second to colorize (default 0)")
+    p.add_argument("--end", type=_number(0), default=None, help="second to stop at (default: the end)")
+    p.add_argument("--carry", type=_number(0, 0.99), default=0.85,
+                   help="how much colour each frame takes from the previous one along the flow; "
+                   "0 colours every frame on its own (default 0.85)")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: off)")
+    p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help=DEVICE_HELP)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (default: off)")
+    return p
+
+
+def video_main(argv: list[str]) -> int:
+    args = video_parser().parse_args(argv)
+    from .pipeline import Colorizer, ModelNotAvailable
+
+    try:
+        from . import video
+    except ImportError as err:
+        print(f"autocolor video: error: needs PyAV and OpenCV: pip install 'autocolor[video]' ({err})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    out = Path(args.output)
+    if out.suffix and len(args.inputs) > 1:
+        print(f"autocolor video: error: -o {out} names a file, but there are {len(args.inputs)} inputs",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        opts = dict(size=args.size, device=args.device)
+        colorizer = (
+            Colorizer.load(args.weights, **opts) if args.weights else Colorizer.from_pretrained(**opts)
+        )
+    except (ModelNotAvailable, CheckpointError, ValueError) as err:
+        print(f"autocolor video: error: {err}", file=sys.stderr)
+        return 2
+    steady = video.Steady(carry=args.carry) if args.carry > 0 else None
+    failed = 0
+    for src in map(Path, args.inputs):
+        dst = out if out.suffix else out / (src.stem + ".mp4")
+        if dst.exists() and not args.overwrite:
+            print(f"autocolor video: error: {dst} exists (use --overwrite)", file=sys.stderr)
+            failed += 1
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        bar = tqdm(unit="frame", desc=src.name, disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
+        try:
+            n = video.colorize_video(
+                colorizer,
+                src,
+                dst,
+                steady,
+                args.crf,
+                args.lossless,
+                args.start,
+                args.end,
+                progress=bar.update,
+            )
+        except (video.VideoError, OSError) as err:
+            bar.close()
+            print(f"autocolor video: error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        bar.close()
+        if not args.quiet:
+            print(f"Colorized: {src} -> {dst} ({n} frames)")
+    return 1 if failed else 0
+
+
 class Terminated(BaseException):
     """SIGTERM: unwinds like Ctrl-C, so that half-written temporary files are removed."""
 
@@ -467,6 +551,8 @@ def _dispatch(argv: list[str]) -> int:
         return evaluate.main(argv[1:])
     if argv and argv[0] == "serve":
         return serve_main(argv[1:])
+    if argv and argv[0] == "video":
+        return video_main(argv[1:])
     if argv and argv[0] == "export-backbone":
         from . import export
 

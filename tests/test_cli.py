@@ -232,10 +232,12 @@ def _parsers():
 
     return {"autocolor": cli.colorize_parser(), "train": train.parser(), "evaluate": evaluate.parser(),
             "serve": cli.serve_parser(), "data fetch": cli.data_parser()._subparsers._group_actions[0]
-            .choices["fetch"], "export-backbone": export.parser()}  # fmt: skip
+            .choices["fetch"], "export-backbone": export.parser(), "video": cli.video_parser()}  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["autocolor", "train", "evaluate", "serve", "data fetch", "export-backbone"])
+@pytest.mark.parametrize(
+    "name", ["autocolor", "train", "evaluate", "serve", "data fetch", "export-backbone", "video"]
+)
 def test_every_option_has_help_with_its_default(name):
     import argparse
 

@@ -1,0 +1,110 @@
+"""Video: steadiness, quality and speed of autocolor's video mode against frame-by-frame colorization.
+
+Gray input is made from real colour footage (opencv-doc's vtest.avi, 795 frames of 768 x 576; tree.avi)
+and compared with the originals:
+
+* temporal warping error (Lai et al., ECCV 2018): each output frame t + 1 is warped onto frame t with
+  the optical flow of the *original* colour frames (DIS), occlusions masked by a forward-backward
+  check, and the squared RGB difference (0-1 scale) averaged over the unmasked pixels and frames;
+* mean per-frame PSNR against the originals;
+* end-to-end throughput (decode, colour, encode to H.264) of ``autocolor video``, frames per second.
+
+    python benchmarks/video.py data/.cache/opencv-doc/usr/share/doc/opencv-doc/examples/data/vtest.avi
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+from autocolor import Colorizer, metrics
+from autocolor.video import Steady, colorize_frames, colorize_video
+
+
+def read_rgb(path: Path, limit: int) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    return frames[: limit or None]
+
+
+def warping_error(outputs: list[np.ndarray], originals: list[np.ndarray]) -> float:
+    """Lai et al.'s E_warp: mean over frames of the masked mean squared difference of O_t and warped
+    O_{t+1}, the flow and its occlusion mask taken from the original frames."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    errors = []
+    for t in range(len(outputs) - 1):
+        a, b = (cv2.cvtColor(originals[k], cv2.COLOR_RGB2GRAY) for k in (t, t + 1))
+        fwd, bwd = dis.calc(a, b, None), dis.calc(b, a, None)
+        h, w = a.shape
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        mx, my = xs + fwd[..., 0], ys + fwd[..., 1]
+        back = cv2.remap(bwd, mx, my, cv2.INTER_LINEAR)
+        ok = np.sum((fwd + back) ** 2, axis=2) < 0.01 * (np.sum(fwd**2, 2) + np.sum(back**2, 2)) + 0.5
+        ok &= (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        warped = cv2.remap(outputs[t + 1].astype(np.float32) / 255, mx, my, cv2.INTER_LINEAR)
+        diff = ((outputs[t].astype(np.float32) / 255 - warped) ** 2).sum(axis=2)
+        errors.append(float(diff[ok].mean()) if ok.any() else 0.0)
+    return float(np.mean(errors))
+
+
+def throughput(colorizer: Colorizer, path: Path, steady: Steady | None, limit: int) -> float:
+    end = None
+    if limit:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            end = limit / float(s.average_rate)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        n = colorize_video(colorizer, path, Path(tmp) / "out.mp4", steady=steady, end=end)
+        return n / (time.perf_counter() - t)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("videos", nargs="+", type=Path, help="colour videos")
+    p.add_argument("--frames", type=int, default=0, help="only the first N frames (default: all)")
+    p.add_argument("--carry", type=float, nargs="+", default=[Steady().carry], help="carries to compare")
+    p.add_argument("--no-speed", action="store_true", help="skip the end-to-end timing")
+    p.add_argument("--strip", type=Path, help="write a strip of frames: gray | per-frame | video | original")
+    a = p.parse_args()
+    colorizer = Colorizer.from_pretrained()
+    print("| video | method | warping error ×1e3 | PSNR dB | frames/s end to end |")
+    print("|---|---|---|---|---|")
+    for path in a.videos:
+        originals = read_rgb(path, a.frames)
+        lights = [metrics.gray(f) for f in originals]
+        gray = [np.repeat((x * 255).round().astype(np.uint8)[..., None], 3, 2) for x in lights]
+        for name, frames in (("the originals", originals), ("gray (the lightness alone)", gray)):
+            print(f"| {path.name} | {name} | {1e3 * warping_error(frames, originals):.3f} | | |", flush=True)
+        modes = {"per frame": None} | {f"video mode (carry {c:g})": Steady(carry=c) for c in a.carry}
+        shown = {}
+        for name, steady in modes.items():
+            outs = list(colorize_frames(colorizer, lights, steady))
+            shown[name] = outs
+            e = warping_error(outs, originals)
+            psnr = np.mean([metrics.psnr(o, r) for o, r in zip(outs, originals, strict=True)])
+            fps = "" if a.no_speed else f"{throughput(colorizer, path, steady, a.frames):.1f}"
+            print(
+                f"| {path.name} ({len(outs)} frames) | {name} | {1e3 * e:.3f} | {psnr:.2f} | {fps} |",
+                flush=True,
+            )
+        if a.strip:
+            from autocolor.evaluate import contact_sheet
+
+            picks = np.linspace(0, len(originals) - 1, 4).round().astype(int)
+            video = list(modes)[-1]
+            rows = [[np.repeat((lights[i] * 255).astype(np.uint8)[..., None], 3, 2), shown["per frame"][i],
+                     shown[video][i], originals[i]] for i in picks]  # fmt: skip
+            contact_sheet(rows, ["gray", "per frame", "video mode", "original"]).save(a.strip, quality=88)
+    print(f"\n{torch.get_num_threads()} threads")
+
+
+if __name__ == "__main__":
+    main()

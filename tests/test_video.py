@@ -1,0 +1,107 @@
+"""``autocolor video``: frames, timing and sound kept; steadier colour than frame by frame; bad input."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from autocolor import Colorizer, cli
+
+av = pytest.importorskip("av")
+pytest.importorskip("cv2")
+from autocolor import video  # noqa: E402
+
+FRAMES, RATE = 16, 8
+
+
+def _pan(astronaut, n: int = FRAMES) -> list[np.ndarray]:
+    """A camera panning across a real photo: n RGB frames of 160 x 224 (width x height... 224 x 160)."""
+    rgb = np.asarray(Image.open(astronaut).convert("RGB"))
+    return [np.ascontiguousarray(rgb[100:260, 40 + 6 * k : 264 + 6 * k]) for k in range(n)]
+
+
+@pytest.fixture(scope="module")
+def clip(astronaut, tmp_path_factory):
+    """A gray H.264 clip with an AAC sound track (a tone), 2 s at 8 frames/s."""
+    path = tmp_path_factory.mktemp("video") / "clip.mp4"
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=RATE)
+        vs.width, vs.height, vs.pix_fmt = 224, 160, "yuv420p"
+        aus = out.add_stream("aac", rate=16000)
+        for k, rgb in enumerate(_pan(astronaut)):
+            gray = np.repeat(rgb.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+            frame = av.VideoFrame.from_ndarray(gray, format="rgb24")
+            frame.pts, frame.time_base = k, Fraction(1, RATE)
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+        t = np.arange(16000 * FRAMES // RATE) / 16000
+        tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+        for i in range(0, tone.shape[1], 1024):
+            chunk = av.AudioFrame.from_ndarray(tone[:, i : i + 1024], format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 16000, i
+            out.mux(aus.encode(chunk))
+        out.mux(aus.encode(None))
+    return path
+
+
+def test_video_keeps_frames_timing_and_sound(clip, tmp_path, capsys):
+    dst = tmp_path / "out" / "colour.mp4"
+    assert cli.main(["video", str(clip), "-o", str(dst), "-s", "256", "-q"]) == 0
+    with av.open(str(clip)) as a, av.open(str(dst)) as b:
+        assert b.streams.video[0].average_rate == a.streams.video[0].average_rate == RATE
+        assert [s.codec_context.name for s in b.streams.audio] == ["aac"]  # copied, not re-encoded
+        a_audio = [bytes(p) for p in a.demux(audio=0) if p.size]
+        b_audio = [bytes(p) for p in b.demux(audio=0) if p.size]
+        assert a_audio == b_audio
+    with av.open(str(dst)) as b:
+        frames = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
+    assert len(frames) == FRAMES and frames[0].shape == (160, 224, 3)
+    colour = np.mean([np.ptp(f.astype(int), axis=2).mean() for f in frames])
+    assert colour > 5  # colorized, not gray
+    assert not any(p.name.endswith(".tmp.mp4") for p in dst.parent.iterdir())  # no leftovers
+
+
+def test_clip_and_bad_inputs(clip, tmp_path, capsys):
+    part = tmp_path / "part.mp4"
+    assert (
+        cli.main(["video", str(clip), "-o", str(part), "-s", "256", "-q", "--start", "0.5", "--end", "1"])
+        == 0
+    )
+    with av.open(str(part)) as c:
+        assert len(list(c.decode(video=0))) == RATE // 2
+    bad = tmp_path / "film.mp4"
+    bad.write_bytes(b"this is not a film")
+    silent = tmp_path / "sound.wav"
+    with av.open(str(silent), "w") as out:
+        s = out.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        out.mux(s.encode(frame))
+        out.mux(s.encode(None))
+    capsys.readouterr()
+    assert (
+        cli.main(["video", str(bad), str(silent), str(clip), "-o", str(tmp_path / "o"), "-q", "-s", "256"])
+        == 1
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "film.mp4" in err[0] and "no video stream" in err[1]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["clip.mp4"]  # the batch went on
+
+
+def test_video_mode_is_steadier_than_frame_by_frame(astronaut):
+    colorizer = Colorizer.from_pretrained(size=256)
+    frames = _pan(astronaut, 10)
+    lights = [f.mean(axis=2).astype(np.float32) / 255 for f in frames]
+
+    def jitter(outs):  # colour change between frames where the scene is the same (a 6-pixel pan)
+        pairs = zip(outs, outs[1:], strict=False)
+        return np.mean([np.abs(a[:, 6:].astype(int) - b[:, :-6].astype(int)).mean() for a, b in pairs])
+
+    each = list(video.colorize_frames(colorizer, lights, steady=None))
+    steady = list(video.colorize_frames(colorizer, lights, video.Steady()))
+    assert jitter(steady) < 0.8 * jitter(each)
+    for out, light in zip(steady, lights, strict=True):
+        assert np.abs(out.mean(axis=2) / 255 - light).max() < 2.5 / 255  # each frame's own lightness
