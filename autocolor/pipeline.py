@@ -211,9 +211,10 @@ class Colorizer:
         return x.clamp(0, 1), (ph / h, pw / w)
 
     @torch.inference_mode()
-    def predict(self, image, size: int | None = None) -> Prediction:
+    def predict(self, image, size: int | None = None, features: bool = False) -> Prediction:
         """Per-pixel colour histograms of ``image`` (PIL image, array or ``io.Photo``);
-        ``size`` overrides the colorizer's processing size for this call."""
+        ``size`` overrides the colorizer's processing size for this call; ``features`` keeps what the
+        network sees at each cell, for steering by hints (better) and references (needed)."""
         if size is not None and (size < 64 or size % 32):
             raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}")
         photo = io.to_photo(image)
@@ -221,8 +222,8 @@ class Colorizer:
         logits, hidden = self.net.dense_with_features(x.to(self.device))
         probs = {n: torch.softmax(v.float(), dim=1).cpu() for n, v in logits.items()}
         g = self.net.config.grid_stride
-        features = project_features(hidden).cpu()
-        return Prediction(probs, F.avg_pool2d(x, g)[:, 0], scale, photo.light.shape, g, features)
+        kept = project_features(hidden).cpu() if features else None  # costs about a third of the head
+        return Prediction(probs, F.avg_pool2d(x, g)[:, 0], scale, photo.light.shape, g, kept)
 
     def _offset_grid(self, pred: Prediction, param: DecodeParam) -> Tensor:
         """Decoded colour on the grid as its offset from gray (1, 2, h, w), see ``color.colour_offset``."""
@@ -320,7 +321,8 @@ class Colorizer:
         """RGB (H, W, 3) for a decoded ``io.Photo``: float32 in [0, 1], or rounded uint8."""
         hint_lib.check_inside(hints, photo.light.shape)  # before the network runs
         out = np.empty((*photo.light.shape, 3), dtype)
-        return self.render(self.steer(self.predict(photo), hints, references), photo.light, out=out)
+        pred = self.predict(photo, features=bool(hints or references))
+        return self.render(self.steer(pred, hints, references), photo.light, out=out)
 
     def colorize(self, image, hints: Sequence[hint_lib.Hint] = (), references: Sequence = ()):
         """Colorize a PIL image (returns a PIL image, alpha kept) or an array.

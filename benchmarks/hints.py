@@ -117,7 +117,7 @@ def run(photos: list[Path], colorizer: Colorizer, spreads: list[Spread], use_lev
             im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
         ref = np.asarray(im)
         light = metrics.gray(ref)
-        pred = colorizer.predict(light)
+        pred = colorizer.predict(light, features=True)
         out = np.empty((*light.shape, 3), np.uint8)
         for n in points:
             hints = reveal(ref, n, seed + k)
@@ -173,7 +173,7 @@ def examples(colorizer: Colorizer, photos: list[Path], n: int, path: Path) -> No
         ref = np.asarray(Image.open(photo).convert("RGB"))
         light = metrics.gray(ref)
         hints = reveal(ref, n, k)
-        pred = colorizer.predict(light)
+        pred = colorizer.predict(light, features=True)
         auto, steered = (np.empty((*light.shape, 3), np.uint8) for _ in range(2))
         colorizer.render(pred, light, out=auto)
         colorizer.render(colorizer.steer(pred, hints), light, out=steered)
@@ -194,10 +194,10 @@ def edit_timing(colorizer: Colorizer, photo: Path, megapixels: float, runs: int)
     ref = np.asarray(im)
     light = metrics.gray(ref)
     out = np.empty((*light.shape, 3), np.uint8)
-    pred = colorizer.predict(light)
+    pred = colorizer.predict(light, features=True)
 
     def full():
-        colorizer.render(colorizer.predict(light), light, out=out)
+        colorizer.render(colorizer.predict(light, features=True), light, out=out)
 
     rows, cases = [], {"colorize from scratch (network + render)": full}
     for n in (1, 10, 100):

@@ -47,7 +47,7 @@ def reinhard(light: np.ndarray, ref: np.ndarray) -> np.ndarray:
 def score(colorizer: Colorizer, target: np.ndarray, ref: np.ndarray, matches: dict[str, Match]) -> dict:
     """PSNR of every method for one (target, reference) pair."""
     light = metrics.gray(target)
-    pred = colorizer.predict(light)
+    pred = colorizer.predict(light, features=True)
     out = np.empty((*light.shape, 3), np.uint8)
     scores = {"automatic": metrics.psnr(colorizer.render(pred, light, out=out), target)}
     scores["Reinhard et al. 2001"] = metrics.psnr(reinhard(light, ref), target)

@@ -59,7 +59,7 @@ def test_a_hint_colours_its_region_and_stops_at_a_strong_edge(colorizer):
     # Two flat regions (dark left, light right) with a sharp edge: a blue hint on the left.
     light = np.full((192, 256), 0.75, np.float32)
     light[:, :128] = 0.3
-    pred = colorizer.predict(light)
+    pred = colorizer.predict(light, features=True)
     blue = Hint(((40.0, 96.0),), (0.2, 0.3, 0.8))
     near = colorizer.steer(pred, [blue])
     out, plain = colorizer.render(near, light), colorizer.render(pred, light)
@@ -73,7 +73,7 @@ def test_a_hint_colours_its_region_and_stops_at_a_strong_edge(colorizer):
 
 def test_steering_reuses_the_prediction_and_gives_the_hue_at_its_spot(colorizer, astronaut, monkeypatch):
     image = Image.open(astronaut)
-    pred = colorizer.predict(image)
+    pred = colorizer.predict(image, features=True)
     monkeypatch.setattr(colorizer.net, "dense_with_features", lambda x: pytest.fail("network ran"))
     light = np.asarray(image, np.float32).mean(axis=2) / 255
     for rgb in ((0.9, 0.3, 0.1), (0.1, 0.6, 0.2)):

@@ -19,7 +19,7 @@ def test_the_colour_half_of_a_photo_colours_its_gray_half(colorizer, photo_dir):
     half = rgb.shape[1] // 2
     target, reference = rgb[:, half:], rgb[:, :half]
     light = metrics.gray(target)
-    pred = colorizer.predict(light)
+    pred = colorizer.predict(light, features=True)
     out = np.empty((*light.shape, 3), np.uint8)
     auto = metrics.psnr(colorizer.render(pred, light, out=out), target)
     prepared = colorizer.reference(reference)

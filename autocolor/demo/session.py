@@ -211,7 +211,7 @@ def run(session: Session, models: Models, settings: Settings) -> None:
     colorizer = models.get(settings.model)
     for entry in session.entries:
         if entry.made_with != (settings.model, settings.size):
-            entry.pred = colorizer.predict(entry.photo, size=settings.size)
+            entry.pred = colorizer.predict(entry.photo, size=settings.size, features=True)
             entry.made_with = (settings.model, settings.size)
             entry.doubt = doubt_image(entry)
     redecode(session, models, settings)

@@ -52,7 +52,7 @@ def prepare(colorizer, rgb: np.ndarray) -> Reference:
     rgb = np.asarray(rgb, np.float32)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"a reference must be an RGB photo, got an array of shape {rgb.shape}")
-    pred = colorizer.predict(rgb)
+    pred = colorizer.predict(rgb, features=True)
     planes = torch.cat([colorizer._prepare(np.ascontiguousarray(rgb[..., c]))[0] for c in range(3)], dim=1)
     hists = colour_histograms(planes, colorizer.net.config.head)
     cells = {n: F.avg_pool2d(p, pred.grid_stride)[0].flatten(1).T for n, p in hists.items()}
@@ -69,6 +69,8 @@ def evidence(pred, references: list[Reference], match: Match = DEFAULT_MATCH) ->
     """Evidence on ``pred``'s grid from ``references`` (None without any)."""
     if not references:
         return None
+    if pred.features is None:
+        raise ValueError("matching a reference needs the prediction's features: predict(..., features=True)")
     target = _descriptors(pred)
     ref_desc = torch.cat([r.descriptors for r in references])
     ref_hist = {n: torch.cat([r.histograms[n] for r in references]) for n in references[0].histograms}
