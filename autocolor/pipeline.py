@@ -222,7 +222,8 @@ class Colorizer:
         logits, hidden = self.net.dense_with_features(x.to(self.device))
         probs = {n: torch.softmax(v.float(), dim=1).cpu() for n, v in logits.items()}
         g = self.net.config.grid_stride
-        kept = project_features(hidden).cpu() if features else None  # as many multiply-adds as the output layer
+        # the projection costs as many multiply-adds as the output layer: only when asked for
+        kept = project_features(hidden).cpu() if features else None
         return Prediction(probs, F.avg_pool2d(x, g)[:, 0], scale, photo.light.shape, g, kept)
 
     def _offset_grid(self, pred: Prediction, param: DecodeParam) -> Tensor:
