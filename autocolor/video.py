@@ -116,10 +116,15 @@ def colorize_frames(
     """uint8 RGB frames for lightness frames (H, W) float in [0, 1]; ``steady=None``: frame by frame."""
     steadier = Steadier(colorizer, steady) if steady is not None else None
     for light in frames:
-        pred = colorizer.predict(light)
-        if steadier is not None:
-            pred = steadier.step(pred, light)
-        yield colorizer.render(pred, light, out=np.empty((*light.shape, 3), np.uint8))
+        yield _colour(colorizer, steadier, light)
+
+
+def _colour(colorizer: Colorizer, steadier: Steadier | None, light: np.ndarray) -> np.ndarray:
+    """One frame: predict, steady along the flow (unless frame by frame), render in 8 bits."""
+    pred = colorizer.predict(light)
+    if steadier is not None:
+        pred = steadier.step(pred, light)
+    return colorizer.render(pred, light, out=np.empty((*light.shape, 3), np.uint8))
 
 
 def _light(frame) -> np.ndarray:
@@ -195,12 +200,7 @@ def _transcode(colorizer, inp, vs, tmp, steady, crf, lossless, start, end, progr
             for frame in packet.decode():
                 if frame.time is not None and (frame.time < start or (end is not None and frame.time >= end)):
                     continue
-                light = _light(frame)
-                pred = colorizer.predict(light)
-                if steadier is not None:
-                    pred = steadier.step(pred, light)
-                rgb = colorizer.render(pred, light, out=np.empty((*light.shape, 3), np.uint8))
-                new = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                new = av.VideoFrame.from_ndarray(_colour(colorizer, steadier, _light(frame)), format="rgb24")
                 new.pts, new.time_base = frame.pts, frame.time_base
                 out.mux(ovs.encode(new))
                 count += 1
