@@ -168,12 +168,18 @@ class Handlers:
             (run if network else redecode)(session, self.models, settings)
         return (*self.detail(session, photo_changed=network), self.status_of(session, errors))
 
-    def on_files(self, files, *args):
-        *controls, session = args
+    def read_uploads(self, read, session: Session, files) -> list[str]:
+        """Hand the uploaded ``files`` to ``read`` (``update_entries``, ``set_references``); warn of
+        each that fails and return the errors."""
         paths = [f if isinstance(f, str) else f.name for f in files or []]
-        errors = update_entries(session, paths, self.max_pixels)
+        errors = read(session, paths, self.max_pixels)
         for err in errors:
             gr.Warning(err)
+        return errors
+
+    def on_files(self, files, *args):
+        *controls, session = args
+        errors = self.read_uploads(update_entries, session, files)
         return self.refresh(session, settings_of(*controls), errors, network=True)
 
     def on_run(self, *args):
@@ -186,10 +192,7 @@ class Handlers:
 
     def on_references(self, files, *args):
         *controls, session = args
-        paths = [f if isinstance(f, str) else f.name for f in files or []]
-        errors = set_references(session, paths, self.max_pixels)
-        for err in errors:
-            gr.Warning(err)
+        errors = self.read_uploads(set_references, session, files)
         return self.refresh(session, settings_of(*controls), errors, network=False)
 
     def on_undo(self, *args, every: bool = False):

@@ -153,6 +153,11 @@ def load_entry(path: str, max_pixels: int) -> Entry:
     return Entry(Path(path).name, str(path), photo, shown, light)
 
 
+def _upload_error(path: str, err: io.ImageError) -> str:
+    """An upload's error as the page shows it: the file's name (not the server's temporary path)."""
+    return f"{Path(path).name}: {str(err).split(': ', 1)[-1]}"
+
+
 def update_entries(session: Session, paths: list[str], max_pixels: int) -> list[str]:
     """Make the session's entries the uploaded ``paths`` (keeping those already read); the errors."""
     known = {e.source: e for e in session.entries}
@@ -164,7 +169,7 @@ def update_entries(session: Session, paths: list[str], max_pixels: int) -> list[
         try:
             entries.append(load_entry(p, max_pixels))
         except io.ImageError as err:
-            errors.append(f"{Path(p).name}: {str(err).split(': ', 1)[-1]}")
+            errors.append(_upload_error(p, err))
     session.entries = entries
     session.selected = min(session.selected, max(len(entries) - 1, 0))
     return errors
@@ -195,7 +200,7 @@ def set_references(session: Session, paths: list[str], max_pixels: int) -> list[
         try:
             session.references.append(io.to_rgb(preview(io.open_image(p, max_pixels))))
         except io.ImageError as err:
-            errors.append(f"{Path(p).name}: {str(err).split(': ', 1)[-1]}")
+            errors.append(_upload_error(p, err))
     return errors
 
 
