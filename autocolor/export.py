@@ -31,7 +31,8 @@ INPUT = "one gray channel L = (R + G + B) / 3, RGB in [0, 1]; shape (B, 1, H, W)
 
 def export_backbone(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Write ``checkpoint``'s backbone to ``out`` (+ ``.json`` and ``.sha256``); returns ``out``."""
-    net = model_lib.load(checkpoint)
+    ckpt = model_lib.load_checkpoint(checkpoint)
+    net = model_lib.build(ckpt, checkpoint)
     out = Path(out)
     state = {k: v.float() if v.is_floating_point() else v for k, v in net.backbone.state_dict().items()}
     model_lib.atomic_save(state, out)
@@ -44,7 +45,7 @@ def export_backbone(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Pa
         "outputs": [layer.name for layer in net.layers],
         "load": f'autocolor.backbones.create("{net.config.backbone}").load_state_dict(torch.load(path))',
         "from_checkpoint": str(checkpoint),
-        "trained": (model_lib.load_checkpoint(checkpoint).get("meta") or {}),
+        "trained": ckpt.get("meta") or {},
     }
     out.with_name(out.name + ".json").write_text(json.dumps(about, indent=2, default=str) + "\n")
     return out

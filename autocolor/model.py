@@ -217,7 +217,11 @@ def load_checkpoint(path: str | os.PathLike, require_checksum: bool = False) -> 
 
 def load(path: str | os.PathLike, require_checksum: bool = False) -> HypercolumnColorizer:
     """Rebuild the model a checkpoint describes, in eval mode, float32, on the CPU."""
-    ckpt = load_checkpoint(path, require_checksum)
+    return build(load_checkpoint(path, require_checksum), path)
+
+
+def build(ckpt: dict, path: str | os.PathLike) -> HypercolumnColorizer:
+    """The model of a checkpoint dict ``load_checkpoint`` read from ``path`` (named in errors)."""
     try:
         model = HypercolumnColorizer(ModelConfig(**ckpt["config"]))
         model.load_state_dict(
