@@ -43,14 +43,6 @@ class VideoError(RuntimeError):
     """A video that cannot be read or written; the message names the file."""
 
 
-def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Dense optical flow from gray uint8 frame ``a`` to ``b`` (H, W, 2 as dx, dy), DIS fast preset."""
-    import cv2
-
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-    return dis.calc(a, b, None)
-
-
 def _warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """``x`` (1, C, h, w) sampled at (x + flow): brings the previous frame's maps to the current one."""
     _, _, h, w = x.shape
@@ -77,6 +69,13 @@ class Steadier:
         self.colorizer, self.steady = colorizer, steady
         self.prev: Prediction | None = None
         self.prev_gray: np.ndarray | None = None
+        import cv2
+
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)  # made once, used twice a frame
+
+    def _flow(self, a: np.ndarray, b: np.ndarray, hw: tuple[int, int]) -> torch.Tensor:
+        """Optical flow from gray uint8 frame ``a`` to ``b``, on the prediction grid (``_grid_flow``)."""
+        return _grid_flow(self.dis.calc(a, b, None), hw)
 
     def _gray(self, light: np.ndarray) -> np.ndarray:
         x, _ = self.colorizer._prepare(light)
@@ -90,8 +89,8 @@ class Steadier:
         if prev is None or tuple(prev.light.shape[-2:]) != hw or self.steady.carry == 0:
             self.prev = pred
             return pred
-        back = _grid_flow(_flow(gray, prev_gray), hw)  # current -> previous, in grid cells
-        fwd = _grid_flow(_flow(prev_gray, gray), hw)
+        back = self._flow(gray, prev_gray, hw)  # current -> previous, in grid cells
+        fwd = self._flow(prev_gray, gray, hw)
         round_trip = back + _warp(fwd.permute(2, 0, 1)[None], back)[0].permute(1, 2, 0)
         ok = (round_trip.norm(dim=-1) < self.steady.occlusion).float()
         h, w = hw
@@ -100,11 +99,14 @@ class Steadier:
             (ys + back[..., 1]).clamp(-0.5, h - 0.5) == ys + back[..., 1]
         )
         mask = (ok * inside.float())[None, None]
-        change = (pred.light[:, None] - _warp(prev.light[:, None], back)).abs().mean()
+        names = list(pred.probs)
+        past = _warp(torch.cat([prev.light[:, None], *(prev.probs[n] for n in names)], 1), back)  # one pass
+        past_light, *past_probs = past.split([1, *(pred.probs[n].shape[1] for n in names)], dim=1)
+        change = (pred.light[:, None] - past_light).abs().mean()
         carry = 0.0 if float(change) > self.steady.cut else self.steady.carry
         probs = {
-            n: (1 - carry * mask) * p + carry * mask * _warp(prev.probs[n], back)
-            for n, p in pred.probs.items()
+            n: (1 - carry * mask) * pred.probs[n] + carry * mask * q
+            for n, q in zip(names, past_probs, strict=True)
         }
         self.prev = dataclasses.replace(pred, probs=probs)
         return self.prev
