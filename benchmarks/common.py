@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts: fresh worker processes, peak memory, Markdown tables."""
+"""Helpers shared by the benchmark scripts: fresh worker processes, peak memory, Markdown tables,
+photos shrunk for quick choices."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 
 def peak_rss_mb() -> float:
@@ -25,6 +29,15 @@ def in_fresh_process(script: str, worker_args: list, options: dict) -> dict:
     if res.returncode:
         sys.exit(f"{' '.join(map(str, worker_args))} failed:\n{res.stderr[-2000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def load_rgb(path: Path, max_side: int = 0) -> np.ndarray:
+    """A photo as uint8 RGB, shrunk to ``max_side`` on its longer side if given (quicker choices on
+    validation; reported runs use full size)."""
+    im = Image.open(path).convert("RGB")
+    if max_side and max(im.size) > max_side:
+        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return np.asarray(im)
 
 
 def table(columns: list[str], rows: list[list]) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common import load_rgb
 from PIL import Image
 from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import splu
@@ -112,10 +113,7 @@ def run(photos: list[Path], colorizer: Colorizer, spreads: list[Spread], use_lev
         f"autocolor {s.sigma:g}/{s.distance:g}/{s.light:g}/{s.features:g}/{s.sharpness:g}": s for s in spreads
     }
     for k, path in enumerate(photos):
-        im = Image.open(path).convert("RGB")
-        if max_side and max(im.size) > max_side:  # quicker choices; the reported runs use full size
-            im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        ref = np.asarray(im)
+        ref = load_rgb(path, max_side)
         light = metrics.gray(ref)
         pred = colorizer.predict(light, features=True)
         out = np.empty((*light.shape, 3), np.uint8)

@@ -20,18 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from common import load_rgb
 
 from autocolor import Colorizer, color, metrics
 from autocolor.data.crops import list_images
 from autocolor.evidence.reference import Match
-
-
-def load(path: Path, max_side: int) -> np.ndarray:
-    im = Image.open(path).convert("RGB")
-    if max_side and max(im.size) > max_side:  # quicker choices; the reported runs use full size
-        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return np.asarray(im)
 
 
 def reinhard(light: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -92,7 +85,7 @@ def main() -> None:
     rows: dict[str, list[dict]] = {}
     paths = sorted(list_images([Path(x) for x in a.photos])) if a.photos else []
     for k, path in enumerate(paths):
-        rgb, other = load(path, a.max_side), load(paths[(k + 1) % len(paths)], a.max_side)
+        rgb, other = load_rgb(path, a.max_side), load_rgb(paths[(k + 1) % len(paths)], a.max_side)
         half = rgb.shape[1] // 2
         rows.setdefault("other half", []).append(score(colorizer, rgb[:, half:], rgb[:, :half], matches))
         unrelated = other[:, : other.shape[1] // 2]
@@ -100,7 +93,7 @@ def main() -> None:
         print(path.name, flush=True)
     for target, ref in a.pair:
         rows.setdefault("stereo pairs", []).append(
-            score(colorizer, load(Path(target), a.max_side), load(Path(ref), a.max_side), matches)
+            score(colorizer, load_rgb(Path(target), a.max_side), load_rgb(Path(ref), a.max_side), matches)
         )
         print(Path(target).name, {k: round(v, 2) for k, v in rows["stereo pairs"][-1].items()}, flush=True)
     print("\nmean PSNR (dB); autocolor's settings as neighbours/light/reach/strength\n")
