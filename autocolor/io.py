@@ -191,6 +191,22 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     return opened_photo(open_image(path, max_pixels))
 
 
+def _array_scale(a: np.ndarray) -> tuple[np.ndarray, float, int]:
+    """An image array, the factor that brings it to [0, 1] and its bit depth: uint8, uint16, or float
+    already in [0, 1] (NaN read as 0); anything else is refused."""
+    if a.size == 0:
+        raise ValueError(f"empty image (array of shape {a.shape})")
+    if a.dtype == np.uint8:
+        return a, 1 / 255, 8
+    if a.dtype == np.uint16:
+        return a, 1 / 65535, 16
+    if np.issubdtype(a.dtype, np.floating):
+        if np.nanmin(a) < 0 or np.nanmax(a) > 1:
+            raise ValueError("float images must lie in [0, 1] (divide uint8 data by 255)")
+        return np.nan_to_num(a.astype(np.float32)), 1.0, 8
+    raise ValueError(f"unsupported array dtype {a.dtype}; use uint8, uint16 or float in [0, 1]")
+
+
 def to_photo(image) -> Photo:
     """A ``Photo`` from a PIL image or a numpy array (uint8, uint16, or float in [0, 1]).
 
@@ -202,19 +218,7 @@ def to_photo(image) -> Photo:
         photo = _from_pil(ImageOps.exif_transpose(image))
         photo.icc = image.info.get("icc_profile")
         return photo
-    a = np.asarray(image)
-    if a.size == 0:
-        raise ValueError(f"empty image (array of shape {a.shape})")
-    if a.dtype == np.uint8:
-        scale, bits = 1 / 255, 8
-    elif a.dtype == np.uint16:
-        scale, bits = 1 / 65535, 16
-    elif np.issubdtype(a.dtype, np.floating):
-        if a.size and (np.nanmin(a) < 0 or np.nanmax(a) > 1):
-            raise ValueError("float images must lie in [0, 1] (divide uint8 data by 255)")
-        a, scale, bits = np.nan_to_num(a.astype(np.float32)), 1.0, 8
-    else:
-        raise ValueError(f"unsupported array dtype {a.dtype}; use uint8, uint16 or float in [0, 1]")
+    a, scale, bits = _array_scale(np.asarray(image))
     if a.ndim == 2:
         return Photo(a.astype(np.float32) * scale, None, bits)
     if a.ndim == 3 and a.shape[2] in (3, 4):
@@ -239,8 +243,8 @@ def to_rgb(image, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         return np.repeat(to_photo(a).light[..., None], 3, axis=2)
     if a.ndim != 3 or a.shape[2] not in (3, 4):
         raise ValueError(f"expected an (H, W, 3) or (H, W, 4) colour array, got shape {a.shape}")
-    scale = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}.get(a.dtype, 1.0)
-    return np.clip(np.nan_to_num(a[..., :3].astype(np.float32) * scale), 0, 1)
+    a, scale, _ = _array_scale(a)
+    return a[..., :3].astype(np.float32) * np.float32(scale)
 
 
 def quantize(rgb: np.ndarray, bits: int = 8, rows: int = 512) -> np.ndarray:
