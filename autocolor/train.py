@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -60,6 +61,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup: int = 200
     freeze_backbone: int = 0  # steps during which only the head learns
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
     save_every: int = 500
     log_every: int = 10
     val: tuple[str, ...] = ()  # held-out photos scored at every save (PSNR, colourfulness, a contact sheet)
@@ -144,6 +146,21 @@ def build_model(cfg: TrainConfig, calib: torch.Tensor | None) -> HypercolumnColo
         net.drop.eval()
         net.calibrate(calib)
     return net
+
+
+def averaged(net: HypercolumnColorizer, decay: float) -> AveragedModel | None:
+    """An exponential moving average of ``net``'s weights (None when ``decay`` is 0). Its decay warms
+    up as (1 + n) / (10 + n) so that the first steps' (untrained head's) weights fade quickly."""
+    if decay <= 0:
+        return None
+
+    def average(avg: torch.Tensor, new: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        if not avg.is_floating_point():  # counters such as num_batches_tracked
+            return new
+        d = min(decay, (1 + int(n)) / (10 + int(n)))
+        return avg.lerp(new, 1.0 - d)
+
+    return AveragedModel(net, avg_fn=average, use_buffers=True)
 
 
 def _tensorboard(out: Path):
@@ -256,7 +273,7 @@ def _distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
 
 
 def _model(cfg: TrainConfig, state: dict | None, crops: data.TrainingCrops, device: torch.device):
-    """The network and optimiser, fresh or as saved; and the step they are at."""
+    """The network, optimiser and weight average (if any), fresh or as saved; and their step."""
     if state is not None:
         net = HypercolumnColorizer(ModelConfig(**state["config"]))
         net.load_state_dict(state["state_dict"])
@@ -265,9 +282,12 @@ def _model(cfg: TrainConfig, state: dict | None, crops: data.TrainingCrops, devi
         net = build_model(cfg, calib)
     net.to(device).train()
     opt = make_optimizer(net, cfg)
+    ema = averaged(net, cfg.ema)
     if state is not None:
         opt.load_state_dict(state["optimizer"])
-    return net, opt, state["step"] if state is not None else 0
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+    return net, opt, ema, state["step"] if state is not None else 0
 
 
 def _loader(crops: data.TrainingCrops, cfg: TrainConfig, step: int, rank: int, world: int) -> DataLoader:
@@ -328,11 +348,15 @@ class _Progress:
             self.board.close()
 
 
-def _save(net, opt, cfg: TrainConfig, step: int, photos: int, val_photos: list[Path], report: _Progress):
-    """state.pt (to resume), model.pt, and with validation photos a score and best.pt (early stopping)."""
+def _save(net, opt, ema, cfg: TrainConfig, step: int, photos: int, val_photos: list[Path], report: _Progress):
+    """state.pt (to resume), model.pt, and with validation photos a score and best.pt (early stopping).
+    With a weight average, model.pt and best.pt hold (and validation scores) the average."""
     out = Path(cfg.out)
     state = {"step": step, "config": asdict(net.config), "train_config": asdict(cfg),
              "state_dict": net.state_dict(), "optimizer": opt.state_dict()}  # fmt: skip
+    if ema is not None:
+        state["ema"] = ema.state_dict()
+        net = ema.module
     model_lib.atomic_save(state, out / STATE_FILE)
     model_lib.save(net, out / MODEL_FILE, step=step, init=cfg.init, photos=photos)
     if val_photos:
@@ -386,7 +410,7 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
     state, cfg = _resumed(cfg, out) if resume else (None, cfg)
     photos, val_photos, crops = _photo_sets(cfg)
-    net, opt, step = _model(cfg, state, crops, device)
+    net, opt, ema, step = _model(cfg, state, crops, device)
     ddp = nn.parallel.DistributedDataParallel(net) if world > 1 else net
     batches = iter(_loader(crops, cfg, step, rank, world))
     stop: dict[str, int | None] = {"signal": None}
@@ -400,13 +424,15 @@ def train(
     def save() -> None:
         nonlocal saved
         if main_rank and saved != step:  # something new since the last save
-            _save(net, opt, cfg, step, len(photos), val_photos, report)
+            _save(net, opt, ema, cfg, step, len(photos), val_photos, report)
             saved = step
 
     try:
         while step < last and stop["signal"] is None:
             loss = _optimise(net, ddp, opt, batches, cfg, step, rank, device)
             step += 1
+            if ema is not None:
+                ema.update_parameters(net)
             if report:
                 report.step(step, loss, opt.param_groups[0]["lr"], cfg.batch * cfg.accum * world)
             if step % cfg.save_every == 0:
@@ -449,6 +475,8 @@ HELP = {
     "weight_decay": "weight decay",
     "warmup": "steps of linear learning-rate warm-up",
     "freeze_backbone": "steps during which only the head learns",
+    "ema": "decay of an exponential moving average of the weights, saved and validated instead of "
+    "the raw weights (0: none; e.g. 0.998)",
     "save_every": "save state, model and validation every N steps",
     "log_every": "write a log.csv row every N steps",
     "val": "held-out photo folders scored at every save (PSNR, colourfulness); the best becomes best.pt",

@@ -75,6 +75,23 @@ def test_resume_continues_exactly(tmp_path, crops):
     assert losses(tmp_path / "a") == losses(tmp_path / "b")
 
 
+def test_weight_average_is_saved_resumed_and_validated(tmp_path, crops):
+    straight = small(tmp_path / "a", crops, steps=6, init="random", ema=0.9)
+    train.train(straight, progress=False)
+    split = small(tmp_path / "b", crops, steps=6, init="random", ema=0.9)
+    train.train(split, progress=False, stop_after=3)
+    train.train(split, resume=True, progress=False)
+    a = torch.load(tmp_path / "a" / train.STATE_FILE, weights_only=True)
+    b = torch.load(tmp_path / "b" / train.STATE_FILE, weights_only=True)
+    for k, v in a["ema"].items():
+        assert torch.equal(v, b["ema"][k]), k
+    saved = torch.load(tmp_path / "a" / train.MODEL_FILE, weights_only=True)["state_dict"]
+    raw, avg = a["state_dict"], {k.removeprefix("module."): v for k, v in a["ema"].items()}
+    moved = [k for k, v in raw.items() if v.is_floating_point() and not torch.equal(v, avg[k])]
+    assert moved, "the average should lag the raw weights"
+    assert all(torch.equal(saved[k], avg[k]) for k in saved)
+
+
 def test_checkpoint_is_usable_and_verified(tmp_path, crops):
     cfg = small(tmp_path, crops, steps=4, init="random", save_every=2, val=(str(crops),), val_limit=2)
     path = train.train(cfg, progress=False)
