@@ -96,9 +96,9 @@ class HypercolumnColorizer(nn.Module):
         """Dense logits and the hidden layer they are read from, (B, hidden, H/g, W/g): a per-cell
         description of what the network sees there (used to spread colour hints and match references).
 
-        Layers with the same geometry are handled together. Those at grid resolution move their
-        few channels to the grid and are projected there in one product; coarser ones are
-        projected at their own resolution, and the projection is moved to the grid.
+        Layers with the same geometry are handled together. Those at grid resolution, and coarser
+        ones with few channels, move their channels to the grid and are projected there in one
+        product; the others are projected at their own resolution, and the projection is moved.
         """
         g = self.config.grid_stride
         hw = (gray.shape[-2] // g, gray.shape[-1] // g)
@@ -112,7 +112,7 @@ class HypercolumnColorizer(nn.Module):
             f = torch.cat([m[0] for m in members], 1)
             w = torch.cat([m[1] for m in members], 1)
             layer = Layer("group", f.shape[1], stride, offset)
-            if stride <= g:
+            if stride <= g or _cheaper_on_grid(f.shape[-2:], hw, f.shape[1]):
                 fine_f.append(hypercolumn.resample(f, layer, hw, g))
                 fine_w.append(w)
             else:
@@ -131,6 +131,14 @@ class HypercolumnColorizer(nn.Module):
         rms = torch.stack([f.float().pow(2).mean().sqrt() for f in feats])
         self.layer_scale.copy_(1 / rms.clamp(min=1e-6))
         return self.layer_scale
+
+
+def _cheaper_on_grid(size: tuple[int, int], grid: tuple[int, int], channels: int) -> bool:
+    """Whether a coarse group of ``channels`` costs fewer multiplications moved to the grid and
+    projected there than projected at its own ``size`` with the projection's every channel moved
+    (columns, then rows): per output channel, C·H·W against C·h·w + h·w·W + H·h·W."""
+    (h, w), (gh, gw) = size, grid
+    return channels * gh * gw < channels * h * w + h * w * gw + gh * h * gw
 
 
 def _project(f: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

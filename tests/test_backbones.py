@@ -5,7 +5,7 @@ from PIL import Image
 
 from autocolor import backbones, hypercolumn
 from autocolor.backbones import vgg
-from autocolor.model import HypercolumnColorizer, ModelConfig
+from autocolor.model import HypercolumnColorizer, ModelConfig, _cheaper_on_grid
 
 
 def gray_crop(path, size=224):
@@ -75,8 +75,12 @@ def test_vgg16_gray_conversion_matches_rgb_network_on_gray_input(tmp_path):
     assert feats[-1].shape[-2:] == (2, 2)
 
 
-@pytest.mark.parametrize("backbone,size", [("effnet-lite0", (64, 96)), ("vgg16-gray", (64, 64))])
+@pytest.mark.parametrize(
+    "backbone,size", [("effnet-lite0", (64, 96)), ("effnet-lite0", (256, 320)), ("vgg16-gray", (64, 64))]
+)
 def test_sparse_hypercolumns_equal_dense_ones(backbone, size):
+    """At 256 x 320 lite0's stride-8 layer (40 channels) is projected on the grid, at 64 x 96 at its own
+    resolution: both must equal the sparse reads training sees."""
     torch.manual_seed(0)
     net = HypercolumnColorizer(ModelConfig(backbone=backbone)).eval()
     gray = torch.rand(2, 1, *size)
@@ -94,6 +98,12 @@ def test_sparse_hypercolumns_equal_dense_ones(backbone, size):
         d, s = net.forward_dense(gray), net.forward_sparse(gray, points)
     for name in d:
         assert torch.allclose(d[name].flatten(2).transpose(1, 2), s[name], atol=1e-4)
+
+
+def test_few_coarse_channels_are_projected_on_the_grid():
+    assert _cheaper_on_grid((32, 40), (64, 80), 40)  # lite0's stride 8 at the processing size
+    assert not _cheaper_on_grid((16, 20), (64, 80), 192)  # its stride 16
+    assert not _cheaper_on_grid((8, 12), (16, 24), 40)  # small inputs
 
 
 def test_layer_geometry_of_same_padding():
