@@ -438,9 +438,11 @@ def video_parser() -> argparse.ArgumentParser:
         description="Colorize videos: colour carried along the optical flow from frame to frame, so it "
         "does not flicker; frame rate, timestamps and sound kept; H.264 output.",
     )
-    p.add_argument("inputs", nargs="+", metavar="IN", help="video files")
-    p.add_argument("-o", "--output", default="colorized", help="a file (one input) or a folder "
-                   "(default colorized/, each IN as NAME.mp4)")  # fmt: skip
+    p.add_argument("inputs", nargs="+", metavar="IN", help="video files, or image sequences: a "
+                   "pattern such as scan/%%06d.tif or a folder of frames")  # fmt: skip
+    p.add_argument("-o", "--output", default="colorized", help="a video file or a frame pattern such "
+                   "as out/%%06d.png (one input), or a folder (default colorized/, each IN as "
+                   "NAME.mp4)")  # fmt: skip
     p.add_argument("-w", "--weights", help="checkpoint file (default: the bundled model)")
     p.add_argument(
         "-s", "--size", type=_size, default=512, help="processing size, as for photos (default 512)"
@@ -450,6 +452,9 @@ def video_parser() -> argparse.ArgumentParser:
     p.add_argument("--lossless", action="store_true", help="lossless H.264, 4:4:4 (default: off)")
     p.add_argument("--start", type=_number(0), default=0.0, help="first second to colorize (default 0)")
     p.add_argument("--end", type=_number(0), default=None, help="second to stop at (default: the end)")
+    p.add_argument("--fps", type=_number(0.001, 1000), default=25.0,
+                   help="frame rate of image sequences: their frame times and the rate of a video "
+                   "made from one (default 25)")  # fmt: skip
     p.add_argument("--carry", type=_number(0, 0.99), default=0.85,
                    help="how much colour each frame takes from the previous one along the flow; "
                    "0 colours every frame on its own (default 0.85)")  # fmt: skip
@@ -483,36 +488,34 @@ def video_main(argv: list[str]) -> int:
         print(f"autocolor video: error: {err}", file=sys.stderr)
         return 2
     steady = video.Steady(carry=args.carry) if args.carry > 0 else None
+    clip = video.Clip(args.start, args.end, args.fps, args.crf, args.lossless)
     failed = 0
     for src in map(Path, args.inputs):
-        dst = out if out.suffix else out / (src.stem + ".mp4")
-        if dst.exists() and not args.overwrite:
-            print(f"autocolor video: error: {dst} exists (use --overwrite)", file=sys.stderr)
-            failed += 1
-            continue
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        bar = tqdm(unit="frame", desc=src.name, disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
-        try:
-            n = video.colorize_video(
-                colorizer,
-                src,
-                dst,
-                steady,
-                args.crf,
-                args.lossless,
-                args.start,
-                args.end,
-                progress=bar.update,
-            )
-        except (video.VideoError, OSError) as err:
-            bar.close()
-            print(f"autocolor video: error: {err}", file=sys.stderr)
-            failed += 1
-            continue
-        bar.close()
-        if not args.quiet:
-            print(f"Colorized: {src} -> {dst} ({n} frames)")
+        failed += not _colorize_film(colorizer, src, out, steady, clip, args)
     return 1 if failed else 0
+
+
+def _colorize_film(colorizer, src: Path, out: Path, steady, clip, args: argparse.Namespace) -> bool:
+    """One video or image sequence of ``autocolor video``; False (after one line) when it failed."""
+    from . import sequence, video
+
+    name = src.parent.name if sequence.is_sequence(src) and not src.is_dir() else src.stem
+    dst = out if out.suffix else out / (name + ".mp4")
+    if not args.overwrite and (sequence.existing(dst) if sequence.is_sequence(dst) else dst.exists()):
+        print(f"autocolor video: error: {dst} exists (use --overwrite)", file=sys.stderr)
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(unit="frame", desc=src.name, disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
+    try:
+        n = video.colorize_any(colorizer, src, dst, steady, clip, progress=bar.update)
+    except (video.VideoError, sequence.SequenceError, io.ImageError, OSError) as err:
+        print(f"autocolor video: error: {err}", file=sys.stderr)
+        return False
+    finally:
+        bar.close()
+    if not args.quiet:
+        print(f"Colorized: {src} -> {dst} ({n} frames)")
+    return True
 
 
 class Terminated(BaseException):

@@ -19,12 +19,14 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import io, sequence
 from .pipeline import Colorizer, Prediction
 
 
@@ -177,16 +179,22 @@ def colorize_video(
     return count
 
 
+def _h264(out, rate, width: int, height: int, crf: int, lossless: bool):
+    """An H.264 stream in the open output ``out``: 4:2:0, or 4:4:4 when lossless or sizes are odd."""
+    ovs = out.add_stream("libx264", rate=rate)
+    ovs.width, ovs.height = width, height
+    even = width % 2 == 0 and height % 2 == 0
+    ovs.pix_fmt = "yuv444p" if lossless or not even else "yuv420p"
+    ovs.options = {"crf": "0" if lossless else str(crf), "preset": "veryfast"}
+    return ovs
+
+
 def _transcode(colorizer, inp, vs, tmp, steady, crf, lossless, start, end, progress) -> int:
     import av
 
     audio = list(inp.streams.audio)
     with av.open(tmp, "w") as out:
-        even = vs.width % 2 == 0 and vs.height % 2 == 0
-        ovs = out.add_stream("libx264", rate=vs.average_rate or vs.guessed_rate or 25)
-        ovs.width, ovs.height = vs.width, vs.height
-        ovs.pix_fmt = "yuv444p" if lossless or not even else "yuv420p"
-        ovs.options = {"crf": "0" if lossless else str(crf), "preset": "veryfast"}
+        ovs = _h264(out, vs.average_rate or vs.guessed_rate or 25, vs.width, vs.height, crf, lossless)
         ovs.time_base = vs.time_base
         if "rotate" in vs.metadata:
             ovs.metadata["rotate"] = vs.metadata["rotate"]
@@ -215,3 +223,127 @@ def _transcode(colorizer, inp, vs, tmp, steady, crf, lossless, start, end, progr
 def _within(packet, start: float, end: float | None) -> bool:
     t = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
     return (start <= 0 or t >= start) and (end is None or t < end)  # from 0: priming packets (t < 0) too
+
+
+# ---------------------------------------------------------------- image sequences in or out
+@dataclass(frozen=True)
+class Clip:
+    """What to colorize and how: ``start``/``end`` in seconds, ``fps`` of image sequences (their
+    frame times, and the rate of a video made from one); H.264 ``crf`` or ``lossless``."""
+
+    start: float = 0.0
+    end: float | None = None
+    fps: float = 25.0
+    crf: int = 18
+    lossless: bool = False
+
+    def keeps(self, t: float) -> bool:
+        return t >= self.start and (self.end is None or t < self.end)
+
+
+def colorize_any(
+    colorizer: Colorizer,
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    steady: Steady | None = Steady(),
+    clip: Clip = Clip(),
+    progress=None,
+) -> int:
+    """Colorize a video or an image sequence (``sequence``) into a video or an image sequence;
+    returns the number of frames. Video to video keeps the sound (``colorize_video``)."""
+    if not sequence.is_sequence(src) and not sequence.is_sequence(dst):
+        return colorize_video(
+            colorizer, src, dst, steady, clip.crf, clip.lossless, clip.start, clip.end, progress
+        )
+    source = _sequence_frames(src, clip) if sequence.is_sequence(src) else _video_frames(src, clip)
+    steadier = Steadier(colorizer, steady) if steady is not None else None
+    coloured = ((number, _colour_photo(colorizer, steadier, photo), photo) for number, photo in source)
+    write = _write_frames if sequence.is_sequence(dst) else _encode_frames
+    count = write(coloured, dst, clip, progress)
+    if count == 0:
+        raise VideoError(f"{src}: no frames between {clip.start:g} s and {clip.end or 'the end'}")
+    return count
+
+
+def _colour_photo(colorizer: Colorizer, steadier: Steadier | None, photo: io.Photo) -> np.ndarray:
+    """One frame as float RGB (so that 16-bit frames stay 16-bit when written as images)."""
+    pred = colorizer.predict(photo.light)
+    if steadier is not None:
+        pred = steadier.step(pred, photo.light)
+    return colorizer.render(pred, photo.light)
+
+
+def _sequence_frames(src, clip: Clip) -> Iterator[tuple[int, io.Photo]]:
+    """(number, photo) of the sequence's frames within the clip (frame i at i / fps seconds)."""
+    try:
+        found = sequence.frames(src)
+    except sequence.SequenceError as err:
+        raise VideoError(str(err)) from None
+    kept = [f for i, f in enumerate(found) if clip.keeps(i / clip.fps)]
+    try:
+        for frame, photo in sequence.read(kept):
+            yield frame.number, photo
+    except io.ImageError as err:
+        raise VideoError(f"{src}: {err}") from None
+
+
+def _video_frames(src, clip: Clip) -> Iterator[tuple[int, io.Photo]]:
+    """(number from 1, photo) of a video's frames within the clip."""
+    import av
+
+    try:
+        with av.open(str(src)) as inp:
+            if not inp.streams.video:
+                raise VideoError(f"{src}: has no video stream")
+            number = 0
+            for frame in inp.decode(inp.streams.video[0]):
+                if frame.time is None or clip.keeps(frame.time):
+                    number += 1
+                    yield number, io.Photo(_light(frame))
+    except (av.FFmpegError, OSError) as err:
+        raise VideoError(f"{src}: not a video FFmpeg can read ({err})") from None
+
+
+def _write_frames(coloured, pattern, clip: Clip, progress) -> int:
+    """Each frame to its own file of the output pattern (atomically, like photos)."""
+    count = 0
+    for number, rgb, photo in coloured:
+        io.write_image(sequence.frame_path(pattern, number), rgb, like=photo)
+        count += 1
+        if progress is not None:
+            progress(1)
+    return count
+
+
+def _encode_frames(coloured, dst, clip: Clip, progress) -> int:
+    """The frames as an H.264 video at ``clip.fps``, written to a temporary file, renamed when done."""
+    import av
+
+    dst = Path(dst)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=dst.suffix or ".mp4", dir=dst.parent)
+    os.close(fd)
+    count, size = 0, None
+    try:
+        with av.open(tmp, "w") as out:
+            ovs = None
+            for _number, rgb, _photo in coloured:
+                if ovs is None:
+                    size = rgb.shape[:2]
+                    ovs = _h264(out, Fraction(clip.fps).limit_denominator(1001), size[1], size[0], clip.crf,
+                                clip.lossless)  # fmt: skip
+                if rgb.shape[:2] != size:
+                    raise VideoError(f"frame {count + 1} is {rgb.shape[1]}x{rgb.shape[0]}, the first was "
+                                     f"{size[1]}x{size[0]}: a video needs one size")  # fmt: skip
+                frame = av.VideoFrame.from_ndarray(io.quantize(rgb), format="rgb24")
+                frame.pts = count
+                out.mux(ovs.encode(frame))
+                count += 1
+                if progress is not None:
+                    progress(1)
+            if ovs is not None:
+                out.mux(ovs.encode(None))
+        if count:
+            os.replace(tmp, dst)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return count

@@ -105,3 +105,64 @@ def test_video_mode_is_steadier_than_frame_by_frame(astronaut):
     assert jitter(steady) < 0.8 * jitter(each)
     for out, light in zip(steady, lights, strict=True):
         assert np.abs(out.mean(axis=2) / 255 - light).max() < 2.5 / 255  # each frame's own lightness
+
+
+# ---------------------------------------------------------------- image sequences
+def test_frame_patterns_and_folders(tmp_path):
+    from autocolor import sequence
+
+    for n in (100, 9, 10):
+        Image.new("L", (8, 8)).save(tmp_path / f"scan{n:03d}.png")
+    (tmp_path / "scan10.png").write_bytes(b"")  # wrong width for %03d: not a frame
+    (tmp_path / "notes.txt").write_text("x")
+    found = sequence.frames(tmp_path / "scan%03d.png")
+    assert [f.number for f in found] == [9, 10, 100]
+    assert [f.number for f in sequence.frames(tmp_path / "scan%d.png")] == [9, 10, 10, 100]
+    assert [f.path.name for f in sequence.frames(tmp_path)][:2] == ["scan009.png", "scan010.png"]
+    assert sequence.frame_path(tmp_path / "out_%05d.tif", 42).name == "out_00042.tif"
+    assert sequence.is_sequence("a/%04d.png") and sequence.is_sequence(tmp_path)
+    assert not sequence.is_sequence("film.mp4")
+    for bad, message in [("a%d_%d.png", "exactly one"), ("gone/%04d.png", "does not exist"),
+                         ("none%04d.png", "no frames")]:  # fmt: skip
+        with pytest.raises(sequence.SequenceError, match=message):
+            sequence.frames(tmp_path / bad)
+
+
+def test_video_to_frames_and_back(clip, tmp_path, capsys):
+    frames = tmp_path / "frames" / "%04d.png"
+    assert cli.main(["video", str(clip), "-o", str(frames), "-s", "256", "-q", "--end", "1"]) == 0
+    names = sorted(p.name for p in frames.parent.iterdir())
+    assert names == [f"{k:04d}.png" for k in range(1, RATE + 1)]  # one second, numbered from 1
+    with Image.open(frames.parent / "0001.png") as im:
+        assert im.size == (224, 160) and im.mode == "RGB"
+    # and again: an existing sequence is not overwritten without --overwrite
+    assert cli.main(["video", str(clip), "-o", str(frames), "-q"]) == 1
+    assert "exists" in capsys.readouterr().err
+    film = tmp_path / "film.mp4"
+    assert cli.main(["video", str(frames), "-o", str(film), "--fps", "4", "-s", "256", "-q"]) == 0
+    with av.open(str(film)) as f:
+        assert f.streams.video[0].average_rate == 4
+        assert len(list(f.decode(video=0))) == RATE
+
+
+def test_sixteen_bit_frames_stay_sixteen_bit(astronaut, tmp_path):
+    src = tmp_path / "scan"
+    src.mkdir()
+    for k, rgb in enumerate(_pan(astronaut, 3)):
+        gray16 = (rgb.mean(axis=2) * 257).astype(np.uint16)
+        Image.fromarray(gray16).save(src / f"f{k + 7}.png")  # numbered from 7, as a scan may be
+    out = tmp_path / "out" / "%06d.png"
+    assert cli.main(["video", str(src / "f%d.png"), "-o", str(out), "-s", "256", "-q"]) == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["000007.png", "000008.png", "000009.png"]
+    raw = (out.parent / "000007.png").read_bytes()
+    assert raw[24] == 16  # IHDR bit depth
+
+
+def test_a_video_needs_frames_of_one_size(tmp_path, capsys):
+    src = tmp_path / "mixed"
+    src.mkdir()
+    Image.new("L", (64, 48), 90).save(src / "1.png")
+    Image.new("L", (48, 64), 90).save(src / "2.png")
+    assert cli.main(["video", str(src), "-o", str(tmp_path / "m.mp4"), "-q"]) == 1
+    assert "one size" in capsys.readouterr().err
+    assert not (tmp_path / "m.mp4").exists() and not list(tmp_path.glob(".m.mp4*"))
