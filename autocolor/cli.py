@@ -458,6 +458,10 @@ def video_parser() -> argparse.ArgumentParser:
     p.add_argument("--carry", type=_number(0, 0.99), default=0.85,
                    help="how much colour each frame takes from the previous one along the flow; "
                    "0 colours every frame on its own (default 0.85)")  # fmt: skip
+    p.add_argument("--reference", action="append", default=[], metavar="FILE",
+                   help="a colour photo (or a still of the film in colour) whose colours are taken "
+                   "wherever its content matches, in every frame; repeatable; per shot: run each shot "
+                   "with --start/--end (default: none)")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: off)")
     p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help=DEVICE_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (default: off)")
@@ -487,15 +491,20 @@ def video_main(argv: list[str]) -> int:
     except (ModelNotAvailable, CheckpointError, ValueError) as err:
         print(f"autocolor video: error: {err}", file=sys.stderr)
         return 2
+    try:
+        refs = [colorizer.reference(io.to_rgb(r)) for r in args.reference]
+    except (io.ImageError, ValueError) as err:
+        print(f"autocolor video: error: --reference {err}", file=sys.stderr)
+        return 2
     steady = video.Steady(carry=args.carry) if args.carry > 0 else None
     clip = video.Clip(args.start, args.end, args.fps, args.crf, args.lossless)
     failed = 0
     for src in map(Path, args.inputs):
-        failed += not _colorize_film(colorizer, src, out, steady, clip, args)
+        failed += not _colorize_film(colorizer, src, out, steady, clip, refs, args)
     return 1 if failed else 0
 
 
-def _colorize_film(colorizer, src: Path, out: Path, steady, clip, args: argparse.Namespace) -> bool:
+def _colorize_film(colorizer, src: Path, out: Path, steady, clip, refs, args: argparse.Namespace) -> bool:
     """One video or image sequence of ``autocolor video``; False (after one line) when it failed."""
     from . import sequence, video
 
@@ -507,7 +516,7 @@ def _colorize_film(colorizer, src: Path, out: Path, steady, clip, args: argparse
     dst.parent.mkdir(parents=True, exist_ok=True)
     bar = tqdm(unit="frame", desc=src.name, disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
     try:
-        n = video.colorize_any(colorizer, src, dst, steady, clip, progress=bar.update)
+        n = video.colorize_any(colorizer, src, dst, steady, clip, bar.update, refs)
     except (video.VideoError, sequence.SequenceError, io.ImageError, OSError) as err:
         print(f"autocolor video: error: {err}", file=sys.stderr)
         return False

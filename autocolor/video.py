@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -114,21 +114,36 @@ class Steadier:
         return self.prev
 
 
+class FrameColorizer:
+    """Colours a film frame after frame: the network, the reference photos' evidence (if any), then
+    the steadier (unless ``steady`` is None: frame by frame)."""
+
+    def __init__(self, colorizer: Colorizer, steady: Steady | None = Steady(), references: Sequence = ()):
+        self.colorizer, self.references = colorizer, list(references)
+        self.steadier = Steadier(colorizer, steady) if steady is not None else None
+
+    def predict(self, light: np.ndarray) -> Prediction:
+        pred = self.colorizer.predict(light, features=bool(self.references))
+        if self.references:
+            pred = self.colorizer.steer(pred, references=self.references)
+        return self.steadier.step(pred, light) if self.steadier is not None else pred
+
+    def rgb8(self, light: np.ndarray) -> np.ndarray:
+        """One frame in 8-bit RGB."""
+        return self.colorizer.render(self.predict(light), light, out=np.empty((*light.shape, 3), np.uint8))
+
+    def rgb(self, light: np.ndarray) -> np.ndarray:
+        """One frame in float RGB (16-bit frames stay 16-bit when written as images)."""
+        return self.colorizer.render(self.predict(light), light)
+
+
 def colorize_frames(
     colorizer: Colorizer, frames: Iterable[np.ndarray], steady: Steady | None = Steady()
 ) -> Iterator[np.ndarray]:
     """uint8 RGB frames for lightness frames (H, W) float in [0, 1]; ``steady=None``: frame by frame."""
-    steadier = Steadier(colorizer, steady) if steady is not None else None
+    film = FrameColorizer(colorizer, steady)
     for light in frames:
-        yield _colour(colorizer, steadier, light)
-
-
-def _colour(colorizer: Colorizer, steadier: Steadier | None, light: np.ndarray) -> np.ndarray:
-    """One frame: predict, steady along the flow (unless frame by frame), render in 8 bits."""
-    pred = colorizer.predict(light)
-    if steadier is not None:
-        pred = steadier.step(pred, light)
-    return colorizer.render(pred, light, out=np.empty((*light.shape, 3), np.uint8))
+        yield film.rgb8(light)
 
 
 def _light(frame) -> np.ndarray:
@@ -147,10 +162,11 @@ def colorize_video(
     start: float = 0.0,
     end: float | None = None,
     progress=None,
+    references: Sequence = (),
 ) -> int:
     """Colorize video ``src`` into ``dst`` (H.264, audio copied); returns the number of frames.
-    ``progress``: called with 1 after each frame (a tqdm's ``update``). The output appears only when
-    complete."""
+    ``progress``: called with 1 after each frame (a tqdm's ``update``); ``references``: prepared
+    reference photos (``Colorizer.reference``) for every frame. The output appears only when complete."""
     import av
 
     src, dst = Path(src), Path(dst)
@@ -166,7 +182,8 @@ def colorize_video(
         fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=dst.suffix or ".mp4", dir=dst.parent)
         os.close(fd)
         try:
-            count = _transcode(colorizer, inp, vs, tmp, steady, crf, lossless, start, end, progress)
+            film = FrameColorizer(colorizer, steady, references)
+            count = _transcode(film, inp, vs, tmp, crf, lossless, start, end, progress)
             if count == 0:
                 raise VideoError(
                     f"{src}: no frames between {start:g} s and {end if end is not None else 'the end'}"
@@ -189,7 +206,7 @@ def _h264(out, rate, width: int, height: int, crf: int, lossless: bool):
     return ovs
 
 
-def _transcode(colorizer, inp, vs, tmp, steady, crf, lossless, start, end, progress) -> int:
+def _transcode(film: FrameColorizer, inp, vs, tmp, crf, lossless, start, end, progress) -> int:
     import av
 
     audio = list(inp.streams.audio)
@@ -199,7 +216,6 @@ def _transcode(colorizer, inp, vs, tmp, steady, crf, lossless, start, end, progr
         if "rotate" in vs.metadata:
             ovs.metadata["rotate"] = vs.metadata["rotate"]
         oas = {a.index: out.add_stream_from_template(a) for a in audio}
-        steadier = Steadier(colorizer, steady) if steady is not None else None
         count = 0
         for packet in inp.demux(vs, *audio):
             if packet.stream.type == "audio":
@@ -210,7 +226,7 @@ def _transcode(colorizer, inp, vs, tmp, steady, crf, lossless, start, end, progr
             for frame in packet.decode():
                 if frame.time is not None and (frame.time < start or (end is not None and frame.time >= end)):
                     continue
-                new = av.VideoFrame.from_ndarray(_colour(colorizer, steadier, _light(frame)), format="rgb24")
+                new = av.VideoFrame.from_ndarray(film.rgb8(_light(frame)), format="rgb24")
                 new.pts, new.time_base = frame.pts, frame.time_base
                 out.mux(ovs.encode(new))
                 count += 1
@@ -248,29 +264,23 @@ def colorize_any(
     steady: Steady | None = Steady(),
     clip: Clip = Clip(),
     progress=None,
+    references: Sequence = (),
 ) -> int:
     """Colorize a video or an image sequence (``sequence``) into a video or an image sequence;
     returns the number of frames. Video to video keeps the sound (``colorize_video``)."""
     if not sequence.is_sequence(src) and not sequence.is_sequence(dst):
+        c = clip
         return colorize_video(
-            colorizer, src, dst, steady, clip.crf, clip.lossless, clip.start, clip.end, progress
+            colorizer, src, dst, steady, c.crf, c.lossless, c.start, c.end, progress, references
         )
     source = _sequence_frames(src, clip) if sequence.is_sequence(src) else _video_frames(src, clip)
-    steadier = Steadier(colorizer, steady) if steady is not None else None
-    coloured = ((number, _colour_photo(colorizer, steadier, photo), photo) for number, photo in source)
+    film = FrameColorizer(colorizer, steady, references)
+    coloured = ((number, film.rgb(photo.light), photo) for number, photo in source)
     write = _write_frames if sequence.is_sequence(dst) else _encode_frames
     count = write(coloured, dst, clip, progress)
     if count == 0:
         raise VideoError(f"{src}: no frames between {clip.start:g} s and {clip.end or 'the end'}")
     return count
-
-
-def _colour_photo(colorizer: Colorizer, steadier: Steadier | None, photo: io.Photo) -> np.ndarray:
-    """One frame as float RGB (so that 16-bit frames stay 16-bit when written as images)."""
-    pred = colorizer.predict(photo.light)
-    if steadier is not None:
-        pred = steadier.step(pred, photo.light)
-    return colorizer.render(pred, photo.light)
 
 
 def _sequence_frames(src, clip: Clip) -> Iterator[tuple[int, io.Photo]]:

@@ -166,3 +166,21 @@ def test_a_video_needs_frames_of_one_size(tmp_path, capsys):
     assert cli.main(["video", str(src), "-o", str(tmp_path / "m.mp4"), "-q"]) == 1
     assert "one size" in capsys.readouterr().err
     assert not (tmp_path / "m.mp4").exists() and not list(tmp_path.glob(".m.mp4*"))
+
+
+def test_a_reference_photo_colours_every_frame(clip, astronaut, tmp_path, capsys):
+    truth = _pan(astronaut)[:RATE]
+
+    def error(folder) -> float:
+        frames = [np.asarray(Image.open(p), np.float32) for p in sorted(folder.iterdir())]
+        assert len(frames) == RATE
+        return float(np.mean([(f - t) ** 2 for f, t in zip(frames, truth, strict=True)]))
+
+    plain, steered = tmp_path / "plain", tmp_path / "steered"
+    common = ["-s", "256", "-q", "--end", "1"]
+    assert cli.main(["video", str(clip), "-o", str(plain / "%03d.png"), *common]) == 0
+    assert cli.main(["video", str(clip), "-o", str(steered / "%03d.png"), "--reference", str(astronaut),
+                     *common]) == 0  # fmt: skip
+    assert error(steered) < 0.7 * error(plain)
+    assert cli.main(["video", str(clip), "-o", str(tmp_path / "x.mp4"), "--reference", str(clip)]) == 2
+    assert "--reference" in capsys.readouterr().err
