@@ -153,6 +153,45 @@ def test_page_builds(models, tmp_path):
     assert isinstance(page, gr.Blocks)
     ids = {c.get("props", {}).get("elem_id") for c in page.config["components"]}
     assert {"upload", "colorized", "histograms", "downloads"} <= ids
+    assert {"clip", "carry", "clip-result"} <= ids  # the video tab (the video extra is in dev)
+
+
+def _gray_clip(path, astronaut, frames: int, size=(224, 160), rate: int = 8):
+    av = pytest.importorskip("av")
+    rgb = np.asarray(Image.open(astronaut).convert("L").resize(size))
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=rate)
+        vs.width, vs.height, vs.pix_fmt = *size, "yuv420p"
+        for k in range(frames):
+            frame = av.VideoFrame.from_ndarray(
+                np.repeat(np.roll(rgb, 4 * k, 1)[..., None], 3, 2), format="rgb24"
+            )
+            frame.pts = k
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    return path
+
+
+def test_the_video_tab_colorizes_the_start_of_a_clip(models, astronaut, tmp_path, monkeypatch):
+    pytest.importorskip("cv2")
+    from autocolor.demo import film
+
+    monkeypatch.setattr(film, "MAX_SECONDS", 1.0)
+    src = _gray_clip(tmp_path / "clip.mp4", astronaut, frames=12)
+    out, status = film.colorize_clip(models.get("test"), src, tmp_path / "results")
+    import av
+
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 8 and frames[0].shape == (160, 224, 3)  # 1 s at 8 frames/s
+    assert "**8** frames" in status and "first 1 s of 2 s" in status
+    assert out.parent.parent == tmp_path / "results"
+    big = _gray_clip(tmp_path / "big.mp4", astronaut, frames=1, size=(1920, 1080))
+    with pytest.raises(film.VideoError, match="larger than this demo"):
+        film.colorize_clip(models.get("test"), big, tmp_path / "results")
+    (tmp_path / "not.mp4").write_bytes(b"no video here")
+    with pytest.raises(film.VideoError, match="not a video"):
+        film.colorize_clip(models.get("test"), tmp_path / "not.mp4", tmp_path / "results")
 
 
 def test_colour_spread_is_small_when_sure_and_large_when_hues_compete():

@@ -240,3 +240,31 @@ def test_a_hint_placed_by_clicking_turns_its_spot_toward_its_colour(page, photo_
     page.locator("#undo-hint").click()
     _, undone = _result(page, "#colorized", previous=src2)
     assert np.abs(_pixel(undone, px, py) - old).max() <= 2
+
+
+def test_the_video_tab_colorizes_a_clip(page, astronaut, tmp_path):
+    av = pytest.importorskip("av")
+    gray = np.asarray(Image.open(astronaut).convert("L").resize((224, 160)))
+    clip = tmp_path / "clip.mp4"
+    with av.open(str(clip), "w") as out:
+        vs = out.add_stream("libx264", rate=8)
+        vs.width, vs.height, vs.pix_fmt = 224, 160, "yuv420p"
+        for k in range(8):
+            frame = av.VideoFrame.from_ndarray(
+                np.repeat(np.roll(gray, 3 * k, 1)[..., None], 3, 2), format="rgb24"
+            )
+            frame.pts = k
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#clip input[type=file]").set_input_files(str(clip))
+    video = page.locator("#clip-result video").first
+    video.wait_for()
+    assert "**" not in page.locator("#clip-status").inner_text()  # Markdown rendered
+    result = tmp_path / "result.mp4"
+    result.write_bytes(page.request.get(video.get_attribute("src")).body())
+    with av.open(str(result)) as c:
+        frames = [f.to_ndarray(format="rgb24").astype(np.float32) for f in c.decode(video=0)]
+    assert len(frames) == 8
+    spread = np.mean([(f.max(axis=2) - f.min(axis=2)).mean() for f in frames])
+    assert spread > 3, "the clip came back without colour"

@@ -7,6 +7,7 @@ colour. Every photo goes through the same ``Colorizer`` pipeline as the command 
 
 - ``session``: the state and logic, plain functions over ``Session``/``Entry`` (tested without a browser);
 - ``views``: the colour-uncertainty map and a pixel's histograms;
+- ``film``: the video tab's logic (a short clip colorized steadily, sound kept);
 - ``page``: the Gradio layout, event handlers and wiring (imports Gradio);
 - ``server``: ``serve``, which owns the temporary folder and the server's lifetime.
 """

@@ -12,6 +12,7 @@ import gradio as gr
 
 from .. import io
 from ..histograms import CHROMA_METHODS
+from . import film
 from .session import (
     DEFAULT_MAX_PIXELS,
     DEMO_HUE_METHODS,
@@ -59,6 +60,7 @@ class Layout:
     info: gr.Markdown
     plot: gr.Plot
     downloads: gr.File
+    film: dict  # the video tab: clip, carry, result, status
 
     @property
     def shown(self) -> list:
@@ -112,20 +114,42 @@ def _views() -> dict:
                 doubt=doubt, info=info, plot=plot, downloads=downloads)  # fmt: skip
 
 
+def _film() -> dict:
+    if not film.available():
+        gr.Markdown("Video needs the video extra: `pip install 'autocolor[video]'`.")
+        return {}
+    gr.Markdown(f"Drop a short clip: its first {film.MAX_SECONDS:g} s are colorized (frames up to "
+                "1280x720), colour carried along the optical flow so that it does not flicker, sound "
+                "kept. Longer films: `autocolor video`.")  # fmt: skip
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            clip = gr.Video(label="Clip (drop or click)", sources=["upload"], elem_id="clip")
+            carry = gr.Slider(0, 0.95, value=0.85, step=0.05, elem_id="carry",
+                              label="Carry (0: each frame on its own)")  # fmt: skip
+            status = gr.Markdown(elem_id="clip-status")
+        with gr.Column(scale=2):
+            result = gr.Video(label="autocolor", interactive=False, elem_id="clip-result")
+    return dict(clip=clip, carry=carry, result=result, status=status)
+
+
 def layout(models: Models) -> Layout:
     """The components, laid out (inside a ``gr.Blocks`` context)."""
     state = gr.State(Session(), time_to_live=6 * 3600, delete_callback=Session.close)
     gr.Markdown(INTRO)
-    with gr.Row():
-        with gr.Column(scale=1, min_width=280):
-            files = gr.File(file_count="multiple", file_types=["image", *sorted(io.IMAGE_SUFFIXES)],
-                            label="Photos (drop or click)", elem_id="upload")  # fmt: skip
-            status = gr.Markdown(elem_id="status")
-            steering = _steering()
-            controls = _controls(models)
-        with gr.Column(scale=3):
-            views = _views()
-    return Layout(state=state, files=files, status=status, controls=controls, steering=steering, **views)
+    with gr.Tabs():
+        with gr.Tab("Photos"), gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                files = gr.File(file_count="multiple", file_types=["image", *sorted(io.IMAGE_SUFFIXES)],
+                                label="Photos (drop or click)", elem_id="upload")  # fmt: skip
+                status = gr.Markdown(elem_id="status")
+                steering = _steering()
+                controls = _controls(models)
+            with gr.Column(scale=3):
+                views = _views()
+        with gr.Tab("Video"):
+            clips = _film()
+    return Layout(state=state, files=files, status=status, controls=controls, steering=steering, film=clips,
+                  **views)  # fmt: skip
 
 
 def settings_of(model, size, chroma, hue, fade, boost, temperature) -> Settings:
@@ -221,6 +245,16 @@ class Handlers:
             write_downloads(session, self.models, settings_of(*controls), self.root)
         return self.files_of(session), session
 
+    def on_clip(self, clip, carry, model):
+        """Colorize an uploaded clip (its start); the result and a status line."""
+        if not clip:
+            return None, ""
+        try:
+            out, status = film.colorize_clip(self.models.get(model), clip, self.root / "video", float(carry))
+        except (film.VideoError, OSError) as err:
+            return None, f"⚠ {err}"
+        return str(out), status
+
     def on_select(self, session: Session, evt: gr.SelectData):
         session.selected = int(evt.index)
         return self.detail(session)[1:]  # not the gallery itself
@@ -267,6 +301,11 @@ def wire(ui: Layout, on: Handlers) -> None:
         img.select(on.on_pixel, [steer["mode"], *inputs], [ui.plot, ui.info])
     for img in (ui.colorized, ui.gray):
         previews_then_files(img.select, on.on_hint, [steer["mode"], steer["colour"], *inputs])
+    if ui.film:
+        clip = ui.film["clip"]
+        clip.upload(
+            on.on_clip, [clip, ui.film["carry"], model], [ui.film["result"], ui.film["status"]], **heavy
+        )
 
 
 def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> gr.Blocks:
