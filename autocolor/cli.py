@@ -228,58 +228,91 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _fail(msg: str, code: int = 2) -> int:
+    print(f"autocolor: error: {msg}", file=sys.stderr)
+    return code
+
+
 def colorize_main(argv: list[str]) -> int:
     args = colorize_parser().parse_args(argv)
-    from .evidence import hints as hint_lib  # torch only once args are valid
-    from .pipeline import Colorizer, ModelNotAvailable, processing_size
+    from .evidence.hints import HintError  # torch only once args are valid
+    from .pipeline import ModelNotAvailable
 
-    def fail(msg: str, code: int = 2) -> int:
-        print(f"autocolor: error: {msg}", file=sys.stderr)
-        return code
-
-    hints = list(args.hint)
-    if args.hints:
-        try:
-            hints += hint_lib.load(args.hints)
-        except hint_lib.HintError as err:
-            return fail(str(err))
+    try:
+        hints = _hints(args)
+    except HintError as err:
+        return _fail(str(err))
     files, errors = expand_inputs(args.inputs, args.recursive)
     for e in errors:  # missing inputs: reported, and the rest goes on
         print(f"autocolor: error: {e}", file=sys.stderr)
     if not files:
-        return 1 if errors else fail("no image files found in the given inputs", 1)
+        return 1 if errors else _fail("no image files found in the given inputs", 1)
     try:
         pairs = plan_outputs(files, args.output, args.format)
-    except (ValueError, io.ImageError) as err:
-        return fail(str(err))
-    opts = dict(
-        size=args.size,
-        param=args.param,
-        boost=args.boost,
-        temperature=args.temperature,
-        device=args.device,
-        guided=args.upsample == "guided",
-        seed=args.seed,
-    )
-    try:
-        if args.weights:
-            colorizer = Colorizer.load(args.weights, **opts)
-        else:
-            colorizer = Colorizer.from_pretrained(backbone=args.backbone, **opts)
-    except (ModelNotAvailable, CheckpointError, ValueError) as err:
-        return fail(str(err))
-    if args.verbose:
-        cfg = colorizer.net.config
-        print(
-            f"model: {cfg.backbone}, head {cfg.head}, device {colorizer.device}, size {args.size}, "
-            f"param {colorizer.decode_param}",
-            file=sys.stderr,
-        )
-
+        colorizer = _colorizer(args)
+    except (ModelNotAvailable, CheckpointError, ValueError, io.ImageError) as err:
+        return _fail(str(err))
     try:
         references = [colorizer.reference(io.to_rgb(r, int(args.max_pixels))) for r in args.reference]
     except (io.ImageError, ValueError) as err:
-        return fail(f"--reference {err}")
+        return _fail(f"--reference {err}")
+    return _batch(colorizer, pairs, args, {"hints": hints, "references": references}, errors)
+
+
+def _hints(args: argparse.Namespace) -> list:
+    """``--hint`` and ``--hints FILE`` together."""
+    from .evidence import hints as hint_lib
+
+    return list(args.hint) + (hint_lib.load(args.hints) if args.hints else [])
+
+
+def _colorizer(args: argparse.Namespace):
+    """The bundled or ``--weights`` model with the decoding the flags ask for."""
+    from .pipeline import Colorizer
+
+    opts = dict(size=args.size, param=args.param, boost=args.boost, temperature=args.temperature,
+                device=args.device, guided=args.upsample == "guided", seed=args.seed)  # fmt: skip
+    if args.weights:
+        colorizer = Colorizer.load(args.weights, **opts)
+    else:
+        colorizer = Colorizer.from_pretrained(backbone=args.backbone, **opts)
+    if args.verbose:
+        cfg = colorizer.net.config
+        print(f"model: {cfg.backbone}, head {cfg.head}, device {colorizer.device}, size {args.size}, "
+              f"param {colorizer.decode_param}", file=sys.stderr)  # fmt: skip
+    return colorizer
+
+
+def _output_problem(src: Path, dst: Path, seen: dict[Path, Path], args: argparse.Namespace) -> str | None:
+    """Why ``dst`` must not be written ("skip" for --skip-existing), or None."""
+    key = dst.resolve()
+    if key in seen:
+        return f"{src}: output {dst} would also be written for {seen[key]}; rename one"
+    seen[key] = src
+    if dst.exists() and not args.overwrite:
+        if args.skip_existing:
+            return "skip"
+        what = "is the input" if _same_file(src, dst) else "exists"
+        return f"{src}: output {dst} {what} (use --overwrite or --skip-existing)"
+    return None
+
+
+def _colorize_one(colorizer, src: Path, dst: Path, args: argparse.Namespace, steering: dict) -> None:
+    from .pipeline import processing_size
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    colorizer.colorize_file(src, dst, quality=args.quality, max_pixels=int(args.max_pixels), **steering)
+    if args.verbose:
+        with Image.open(dst) as im:
+            w, h = im.size
+        ph, pw = processing_size(h, w, args.size)
+        tqdm.write(f"{src}: {w}x{h}, network input {pw}x{ph} (padded to a multiple of 32), "
+                   f"{time.perf_counter() - start:.2f} s", file=sys.stderr)  # fmt: skip
+
+
+def _batch(colorizer, pairs: list[tuple[Path, Path]], args, steering: dict, errors: list[str]) -> int:
+    """Colorize every (input, output) pair, going on past failures; the exit status."""
 
     def report(msg: str) -> None:
         errors.append(msg)
@@ -287,43 +320,17 @@ def colorize_main(argv: list[str]) -> int:
 
     seen: dict[Path, Path] = {}
     done = skipped = 0
-    bar = tqdm(
-        pairs,
-        unit="photo",
-        disable=args.quiet or len(pairs) < 2,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
+    bar = tqdm(pairs, unit="photo", disable=args.quiet or len(pairs) < 2, file=sys.stderr, dynamic_ncols=True)
     for src, dst in bar:
-        key = dst.resolve()
-        if key in seen:
-            report(f"{src}: output {dst} would also be written for {seen[key]}; rename one")
-            continue
-        seen[key] = src
-        if dst.exists() and not args.overwrite:
-            if args.skip_existing:
-                skipped += 1
-                continue
-            what = "is the input" if _same_file(src, dst) else "exists"
-            report(f"{src}: output {dst} {what} (use --overwrite or --skip-existing)")
+        problem = _output_problem(src, dst, seen, args)
+        if problem == "skip":
+            skipped += 1
+        elif problem is not None:
+            report(problem)
+        if problem is not None:
             continue
         try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            start = time.perf_counter()
-            colorizer.colorize_file(
-                src,
-                dst,
-                quality=args.quality,
-                max_pixels=int(args.max_pixels),
-                hints=hints,
-                references=references,
-            )
-            if args.verbose:
-                with Image.open(dst) as im:
-                    w, h = im.size
-                ph, pw = processing_size(h, w, args.size)
-                tqdm.write(f"{src}: {w}x{h}, network input {pw}x{ph} (padded to a multiple of 32), "
-                           f"{time.perf_counter() - start:.2f} s", file=sys.stderr)  # fmt: skip
+            _colorize_one(colorizer, src, dst, args, steering)
         except (io.ImageError, OSError, ValueError, MemoryError) as err:
             report(str(err) if isinstance(err, io.ImageError) else f"{src}: {err}")
             continue
@@ -335,10 +342,7 @@ def colorize_main(argv: list[str]) -> int:
         if not args.quiet and len(pairs) < 2:
             print(f"Colorized: {src} -> {dst}")
     if not args.quiet and len(pairs) > 1:
-        print(
-            f"{done} colorized, {skipped} skipped, {len(errors)} failed -> {args.output}",
-            file=sys.stderr,
-        )
+        print(f"{done} colorized, {skipped} skipped, {len(errors)} failed -> {args.output}", file=sys.stderr)
     return 1 if errors else 0
 
 
