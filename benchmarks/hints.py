@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -109,9 +110,7 @@ def run(photos: list[Path], colorizer: Colorizer, spreads: list[Spread], use_lev
     """Mean PSNR (and seconds per photo) per method and N."""
     psnr: dict[tuple[str, int], list[float]] = {}
     secs: dict[tuple[str, int], list[float]] = {}
-    names = {
-        f"autocolor {s.sigma:g}/{s.distance:g}/{s.light:g}/{s.features:g}/{s.sharpness:g}": s for s in spreads
-    }
+    names = {"autocolor " + "/".join(f"{v:g}" for v in astuple(s)): s for s in spreads}
     for k, path in enumerate(photos):
         ref = load_rgb(path, max_side)
         light = metrics.gray(ref)
@@ -247,7 +246,7 @@ def main() -> None:
     psnr, secs = run(
         photos, Colorizer.from_pretrained(), a.spread or [Spread()], a.levin, a.seed, a.points, a.max_side
     )
-    print(f"\n{len(photos)} photos; hint spread as sigma/distance/light/features/sharpness\n")
+    print(f"\n{len(photos)} photos; hint spread as sigma/distance/light/features/sharpness/shading\n")
     print(report(psnr, secs))
     if a.plot:
         plot(psnr, a.plot)

@@ -24,6 +24,7 @@ from PIL import ImageColor
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from .. import color, histograms
 from . import Evidence, colour_histograms
 
 FORMAT_HELP = (
@@ -60,7 +61,9 @@ class Spread:
     """How far hints reach. Costs: crossing the grid's longer side costs ``distance``; a lightness
     step of 1 costs ``light``; a change of the network's view as large as the photo's typical spread
     costs ``features``. Affinity exp(-cost / ``sigma``). Where several hints reach a cell, their
-    colours are averaged with weights affinity ** ``sharpness``, so the nearest one dominates.
+    colours are averaged with weights affinity ** ``sharpness``, so the nearest one dominates. A hint's
+    colour reaching a cell lit ``r`` times as brightly as the hint is scaled by r ** ``shading`` (a
+    material in shade keeps its hue and loses chroma in proportion).
     Defaults chosen on the validation photos (benchmarks/hints.py)."""
 
     sigma: float = 1.0
@@ -68,6 +71,7 @@ class Spread:
     light: float = 3.0
     features: float = 0.05
     sharpness: float = 4.0
+    shading: float = 0.5
 
 
 DEFAULT_SPREAD = Spread()
@@ -174,8 +178,9 @@ def _graph(pred, spread: Spread) -> coo_matrix:
     return coo_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))), (h * w, h * w))
 
 
-def affinities(pred, hints: Sequence[Hint], spread: Spread = DEFAULT_SPREAD) -> torch.Tensor:
-    """(n_hints, h, w): each hint's affinity to every grid cell, 1 at its own cells."""
+def distances(pred, hints: Sequence[Hint], spread: Spread = DEFAULT_SPREAD) -> torch.Tensor:
+    """(n_hints, h, w): each hint's geodesic cost to every grid cell, 0 at its own cells; inf where
+    the affinity would be negligible."""
     h, w = pred.light.shape[-2:]
     cells = [sorted({pred.cell(y, x) for x, y in hint.points}) for hint in hints]
     sources = sorted({c for cs in cells for c in cs})
@@ -185,16 +190,39 @@ def affinities(pred, hints: Sequence[Hint], spread: Spread = DEFAULT_SPREAD) -> 
         _graph(pred, spread).tocsr(), directed=False, indices=[i * w + j for i, j in sources], limit=limit
     )
     out = np.stack([dist[[where[c] for c in cs]].min(axis=0) for cs in cells])
-    return torch.from_numpy(np.exp(-out / spread.sigma)).float().view(len(hints), h, w)
+    return torch.from_numpy(out).float().view(len(hints), h, w)
+
+
+def affinities(pred, hints: Sequence[Hint], spread: Spread = DEFAULT_SPREAD) -> torch.Tensor:
+    """(n_hints, h, w): each hint's affinity to every grid cell, 1 at its own cells."""
+    return torch.exp(-distances(pred, hints, spread) / spread.sigma)
+
+
+def _shaded_chroma(
+    rgb: torch.Tensor, light: torch.Tensor, vote: torch.Tensor, shading: float
+) -> torch.Tensor:
+    """The hints' chroma histogram (1, 32, h, w) where each hint's chroma is scaled by r ** ``shading``,
+    r the cell's lightness over the hint's own (shade scales RGB: hue kept, chroma in proportion).
+    One scatter of the votes (n, 1, h, w) into the bins, not a histogram per hint and cell."""
+    _, chroma = color.hue_chroma(rgb)  # (n, 1, 1)
+    ratio = light.float()[None] / rgb.mean(1, keepdim=True).clamp(min=0.02)  # (n, 1, h, w)
+    bins = histograms.uniform_bins((chroma[:, None] * ratio.clamp(0.25, 4).pow(shading)).clamp(0, 1), 32)
+    n, _, h, w = vote.shape
+    hist = torch.zeros(32, h * w).scatter_add_(0, bins.reshape(n, -1), vote.reshape(n, -1))
+    return hist.view(1, 32, h, w)
 
 
 def evidence(pred, hints: Sequence[Hint], head: str, spread: Spread = DEFAULT_SPREAD) -> Evidence | None:
     """The hints as evidence on ``pred``'s grid (None without hints)."""
     if not hints:
         return None
-    near = affinities(pred, hints, spread)[:, None]  # (n, 1, h, w)
+    dist = distances(pred, hints, spread)[:, None]  # (n, 1, h, w)
     rgb = torch.tensor([hint.rgb for hint in hints], dtype=torch.float32).view(-1, 3, 1, 1)
-    vote = near.pow(spread.sharpness)
-    vote = vote / vote.sum(0).clamp(min=1e-30)
+    vote = torch.softmax(-spread.sharpness * dist / spread.sigma, dim=0).nan_to_num(
+        0.0
+    )  # near ** s, normalised
     probs = {n: (vote * p).sum(0, keepdim=True) for n, p in colour_histograms(rgb, head).items()}
+    if spread.shading and head == "hue-chroma":
+        probs["chroma"] = _shaded_chroma(rgb, pred.light, vote, spread.shading)
+    near = torch.exp(-dist / spread.sigma)
     return Evidence(probs, 1 - (1 - near).prod(0, keepdim=True))
