@@ -510,7 +510,8 @@ def video_main(argv: list[str]) -> int:
 
 def _colorize_film(colorizer, src: Path, out: Path, steady, clip, refs, args: argparse.Namespace) -> bool:
     """One video or image sequence of ``autocolor video``; False (after one line) when it failed."""
-    from . import sequence, video
+    from . import video
+    from .video import sequence
 
     name = src.parent.name if sequence.is_sequence(src) and not src.is_dir() else src.stem
     dst = out if out.suffix else out / (name + ".mp4")

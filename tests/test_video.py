@@ -109,7 +109,7 @@ def test_video_mode_is_steadier_than_frame_by_frame(astronaut):
 
 # ---------------------------------------------------------------- image sequences
 def test_frame_patterns_and_folders(tmp_path):
-    from autocolor import sequence
+    from autocolor.video import sequence
 
     for n in (100, 9, 10):
         Image.new("L", (8, 8)).save(tmp_path / f"scan{n:03d}.png")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import io
+from .. import io
 
 _FIELD = re.compile(r"%(0?)(\d*)d")
 
