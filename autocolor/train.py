@@ -63,6 +63,7 @@ class TrainConfig:
     freeze_backbone: int = 0  # steps during which only the head learns
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
     save_every: int = 500
+    keep: bool = False  # also keep each save's model as model-step-N.pt
     log_every: int = 10
     val: tuple[str, ...] = ()  # held-out photos scored at every save (PSNR, colourfulness, a contact sheet)
     val_limit: int = 64
@@ -242,11 +243,11 @@ def _best_validation(path: Path) -> dict | None:
 
 def _resumed(cfg: TrainConfig, out: Path) -> tuple[dict | None, TrainConfig]:
     """The saved state of the run in ``out`` (if any) and its configuration, in which this call may
-    change only the schedule's length, the output folder, the workers and the device."""
+    change only the schedule's length, the output folder, the workers, the device and ``keep``."""
     if not (out / STATE_FILE).exists():
         return None, cfg
     state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True)
-    keep = {k: getattr(cfg, k) for k in ("steps", "out", "workers", "device")}
+    keep = {k: getattr(cfg, k) for k in ("steps", "out", "workers", "device", "keep")}
     return state, TrainConfig(**{**state["train_config"], **keep})
 
 
@@ -359,6 +360,8 @@ def _save(net, opt, ema, cfg: TrainConfig, step: int, photos: int, val_photos: l
         net = ema.module
     model_lib.atomic_save(state, out / STATE_FILE)
     model_lib.save(net, out / MODEL_FILE, step=step, init=cfg.init, photos=photos)
+    if cfg.keep:
+        model_lib.save(net, out / f"model-step-{step}.pt", step=step, init=cfg.init, photos=photos)
     if val_photos:
         row = validate(net, val_photos, out, step)
         best = _best_validation(out / "val.csv")
@@ -477,6 +480,7 @@ HELP = {
     "freeze_backbone": "steps during which only the head learns",
     "ema": "decay of an exponential moving average of the weights, saved and validated instead of "
     "the raw weights (0: none; e.g. 0.998)",
+    "keep": "also keep the model of every save as model-step-N.pt (for a trend over a run)",
     "save_every": "save state, model and validation every N steps",
     "log_every": "write a log.csv row every N steps",
     "val": "held-out photo folders scored at every save (PSNR, colourfulness); the best becomes best.pt",

@@ -86,6 +86,7 @@ def test_weight_average_is_saved_resumed_and_validated(tmp_path, crops):
     for k, v in a["ema"].items():
         assert torch.equal(v, b["ema"][k]), k
     saved = torch.load(tmp_path / "a" / train.MODEL_FILE, weights_only=True)["state_dict"]
+    assert not list((tmp_path / "a").glob("model-step-*.pt"))  # only with --keep
     raw, avg = a["state_dict"], {k.removeprefix("module."): v for k, v in a["ema"].items()}
     moved = [k for k, v in raw.items() if v.is_floating_point() and not torch.equal(v, avg[k])]
     assert moved, "the average should lag the raw weights"
@@ -93,8 +94,13 @@ def test_weight_average_is_saved_resumed_and_validated(tmp_path, crops):
 
 
 def test_checkpoint_is_usable_and_verified(tmp_path, crops):
-    cfg = small(tmp_path, crops, steps=4, init="random", save_every=2, val=(str(crops),), val_limit=2)
+    cfg = small(
+        tmp_path, crops, steps=4, init="random", save_every=2, val=(str(crops),), val_limit=2, keep=True
+    )
     path = train.train(cfg, progress=False)
+    kept = sorted(p.name for p in tmp_path.glob("model-step-*.pt"))
+    assert kept == ["model-step-2.pt", "model-step-4.pt"]
+    assert model.verify(tmp_path / "model-step-2.pt", require=True)
     with open(tmp_path / "val.csv") as f:
         rows = list(csv.DictReader(f))  # validated at the step-2 and step-4 saves
     assert [int(r["step"]) for r in rows] == [2, 4] and all(float(r["psnr"]) > 0 for r in rows)
