@@ -48,6 +48,7 @@ def _deflate(data: np.ndarray, level: int, last: bool) -> bytes:
 
 
 def _bands(height: int, row_bytes: int, threads: int) -> list[tuple[int, int]]:
+    """Row ranges, one per thread, none smaller than ``BAND_BYTES`` (one band for small images)."""
     n = max(1, min(threads, height, height * row_bytes // BAND_BYTES))
     cuts = [height * i // n for i in range(n + 1)]
     return list(zip(cuts[:-1], cuts[1:], strict=True))
