@@ -3,6 +3,7 @@ temporary file and renamed when complete) and image sequences (``sequence``), in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -55,21 +56,30 @@ def colorize_video(
             raise VideoError(f"{src}: has no video stream")
         vs = inp.streams.video[0]
         vs.thread_type = "AUTO"
-        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=dst.suffix or ".mp4", dir=dst.parent)
-        os.close(fd)
         try:
-            film = FrameColorizer(colorizer, steady, references)
-            count = _transcode(film, inp, vs, tmp, crf, lossless, start, end, progress)
-            if count == 0:
-                raise VideoError(
-                    f"{src}: no frames between {start:g} s and {end if end is not None else 'the end'}"
-                )
-            os.replace(tmp, dst)
+            with _temporary(dst) as tmp:
+                film = FrameColorizer(colorizer, steady, references)
+                count = _transcode(film, inp, vs, tmp, crf, lossless, start, end, progress)
+                if count == 0:
+                    raise VideoError(
+                        f"{src}: no frames between {start:g} s and {end if end is not None else 'the end'}"
+                    )
         except av.FFmpegError as err:
             raise VideoError(f"{src}: corrupt or unreadable video ({err})") from None
-        finally:
-            Path(tmp).unlink(missing_ok=True)
     return count
+
+
+@contextlib.contextmanager
+def _temporary(dst: Path) -> Iterator[str]:
+    """A temporary file beside ``dst``, renamed to it when the block ends normally, else removed:
+    an interrupted or failed run leaves no broken video."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=dst.suffix or ".mp4", dir=dst.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, dst)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _h264(out, rate, width: int, height: int, crf: int, lossless: bool):
@@ -151,12 +161,19 @@ def colorize_any(
         )
     source = _sequence_frames(src, clip) if sequence.is_sequence(src) else _video_frames(src, clip)
     film = FrameColorizer(colorizer, steady, references)
-    coloured = ((number, film.rgb(photo.light), photo) for number, photo in source)
+    empty = VideoError(f"{src}: no frames between {clip.start:g} s and {clip.end or 'the end'}")
+    coloured = ((number, film.rgb(photo.light), photo) for number, photo in _nonempty(source, empty))
     write = _write_frames if sequence.is_sequence(dst) else _encode_frames
-    count = write(coloured, dst, clip, progress)
-    if count == 0:
-        raise VideoError(f"{src}: no frames between {clip.start:g} s and {clip.end or 'the end'}")
-    return count
+    return write(coloured, dst, clip, progress)
+
+
+def _nonempty(items: Iterator, empty: Exception) -> Iterator:
+    """``items``, or ``empty`` raised when there are none (before a writer makes any file)."""
+    first = next(items, None)
+    if first is None:
+        raise empty
+    yield first
+    yield from items
 
 
 def _sequence_frames(src, clip: Clip) -> Iterator[tuple[int, io.Photo]]:
@@ -205,31 +222,22 @@ def _encode_frames(coloured, dst, clip: Clip, progress) -> int:
     """The frames as an H.264 video at ``clip.fps``, written to a temporary file, renamed when done."""
     import av
 
-    dst = Path(dst)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=dst.suffix or ".mp4", dir=dst.parent)
-    os.close(fd)
     count, size = 0, None
-    try:
-        with av.open(tmp, "w") as out:
-            ovs = None
-            for _number, rgb, _photo in coloured:
-                if ovs is None:
-                    size = rgb.shape[:2]
-                    ovs = _h264(out, Fraction(clip.fps).limit_denominator(1001), size[1], size[0], clip.crf,
-                                clip.lossless)  # fmt: skip
-                if rgb.shape[:2] != size:
-                    raise VideoError(f"frame {count + 1} is {rgb.shape[1]}x{rgb.shape[0]}, the first was "
-                                     f"{size[1]}x{size[0]}: a video needs one size")  # fmt: skip
-                frame = av.VideoFrame.from_ndarray(io.quantize(rgb), format="rgb24")
-                frame.pts = count
-                out.mux(ovs.encode(frame))
-                count += 1
-                if progress is not None:
-                    progress(1)
-            if ovs is not None:
-                out.mux(ovs.encode(None))
-        if count:
-            os.replace(tmp, dst)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with _temporary(Path(dst)) as tmp, av.open(tmp, "w") as out:
+        ovs = None
+        for _number, rgb, _photo in coloured:
+            if ovs is None:
+                size = rgb.shape[:2]
+                ovs = _h264(out, Fraction(clip.fps).limit_denominator(1001), size[1], size[0], clip.crf,
+                            clip.lossless)  # fmt: skip
+            if rgb.shape[:2] != size:
+                raise VideoError(f"frame {count + 1} is {rgb.shape[1]}x{rgb.shape[0]}, the first was "
+                                 f"{size[1]}x{size[0]}: a video needs one size")  # fmt: skip
+            frame = av.VideoFrame.from_ndarray(io.quantize(rgb), format="rgb24")
+            frame.pts = count
+            out.mux(ovs.encode(frame))
+            count += 1
+            if progress is not None:
+                progress(1)
+        out.mux(ovs.encode(None))
     return count
