@@ -32,6 +32,7 @@ from . import model as model_lib
 from .model import HypercolumnColorizer, ModelConfig
 
 STATE_FILE = "state.pt"  # full training state, for --resume
+RESUMABLE = ("steps", "workers", "device", "keep")  # the settings a resumed run may change
 MODEL_FILE = "model.pt"  # weights + config, for autocolor --weights
 BEST_FILE = "best.pt"  # the saved model with the highest validation PSNR (with --val)
 
@@ -247,7 +248,7 @@ def _resumed(cfg: TrainConfig, out: Path) -> tuple[dict | None, TrainConfig]:
     if not (out / STATE_FILE).exists():
         return None, cfg
     state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True)
-    keep = {k: getattr(cfg, k) for k in ("steps", "out", "workers", "device", "keep")}
+    keep = {k: getattr(cfg, k) for k in ("out", *RESUMABLE)}
     return state, TrainConfig(**{**state["train_config"], **keep})
 
 
@@ -493,11 +494,13 @@ HELP = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The trainer's flags, one per ``TrainConfig`` field, each with its help and default."""
-    p.add_argument("photos", nargs="+", help="folders of colour photos (recursive) or list files")
+    p.add_argument("photos", nargs="*", help="folders of colour photos (recursive) or list files "
+                   "(a resumed run reads its own)")  # fmt: skip
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in --out from its state.pt (default: start afresh)",
+        help="continue the run in --out from its state.pt with its own settings; only --steps, --workers, "
+        "--device and --keep may be changed (default: start afresh)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown)")
     p.add_argument(
@@ -511,20 +514,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         default = " ".join(f.default) if isinstance(f.default, tuple) else f.default
         text = f"{HELP[f.name]} (default: {'none' if default in ('', None) else default})"
+        given = None if f.name in RESUMABLE else f.default  # None: not typed, a resumed run keeps its own
         if isinstance(f.default, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=text)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=given, help=text)
         elif isinstance(f.default, tuple):
-            p.add_argument(flag, nargs="*", default=f.default, help=text)
+            p.add_argument(flag, nargs="*", default=given, help=text)
         else:
             typ = {int: int, float: float}.get(type(f.default), str)
-            p.add_argument(flag, type=typ, default=f.default, help=text)
+            p.add_argument(flag, type=typ, default=given, help=text)
+
+
+def _cli_config(args: argparse.Namespace) -> TrainConfig:
+    """The configuration the command line asks for: a resumed run's own, with only the typed flags
+    among ``RESUMABLE`` changed; a new run's, with defaults for what was not typed."""
+    typed = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "photos"}
+    state = Path(args.out) / STATE_FILE
+    if args.resume and state.exists():
+        saved = torch.load(state, map_location="cpu", weights_only=True)["train_config"]
+        changes = {k: typed[k] for k in RESUMABLE if typed[k] is not None}
+        return TrainConfig(**{**saved, **changes, "out": args.out})
+    if not args.photos:
+        raise SystemExit("autocolor train: no photos given (and no run to resume in --out)")
+    defaults = TrainConfig()
+    values = {k: getattr(defaults, k) if v is None else v for k, v in typed.items()}
+    return TrainConfig(**values, photos=tuple(args.photos))
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = TrainConfig(
-        **{f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "photos"},
-        photos=tuple(args.photos),
-    )
+    cfg = _cli_config(args)
     try:
         path = train(cfg, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
     except Stopped as stopped:

@@ -207,3 +207,18 @@ def test_resume_uses_the_saved_configuration(tmp_path, crops):
         assert [int(r["step"]) for r in csv.DictReader(f)] == [2, 4]
     state = torch.load(tmp_path / train.STATE_FILE, weights_only=True)
     assert state["step"] == 4 and state["train_config"]["crop"] == 64
+
+
+def test_the_command_resumes_a_run_from_its_folder_alone(tmp_path, crops):
+    """`autocolor train --out RUN --resume` needs neither the photos nor --steps again: the run's own
+    schedule is kept unless --steps is typed."""
+    cfg = small(tmp_path, crops, steps=4, init="random", save_every=2)
+    train.train(cfg, progress=False, stop_after=2)
+    args = train.parser().parse_args(["--out", str(tmp_path), "--resume", "--workers", "0"])
+    resumed = train._cli_config(args)
+    assert resumed.steps == 4 and resumed.photos == cfg.photos and resumed.workers == 0
+    longer = train._cli_config(train.parser().parse_args(["--out", str(tmp_path), "--resume", "--steps", "9"]))
+    assert longer.steps == 9 and longer.crop == cfg.crop
+    with pytest.raises(SystemExit, match="no photos"):
+        train._cli_config(train.parser().parse_args(["--out", str(tmp_path / "new")]))
+    assert train._cli_config(train.parser().parse_args([str(crops)])).steps == TrainConfig().steps
