@@ -217,7 +217,8 @@ def test_the_command_resumes_a_run_from_its_folder_alone(tmp_path, crops):
     args = train.parser().parse_args(["--out", str(tmp_path), "--resume", "--workers", "0"])
     resumed = train._cli_config(args)
     assert resumed.steps == 4 and resumed.photos == cfg.photos and resumed.workers == 0
-    longer = train._cli_config(train.parser().parse_args(["--out", str(tmp_path), "--resume", "--steps", "9"]))
+    again = ["--out", str(tmp_path), "--resume", "--steps", "9"]
+    longer = train._cli_config(train.parser().parse_args(again))
     assert longer.steps == 9 and longer.crop == cfg.crop
     with pytest.raises(SystemExit, match="no photos"):
         train._cli_config(train.parser().parse_args(["--out", str(tmp_path / "new")]))
