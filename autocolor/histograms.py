@@ -103,19 +103,41 @@ def loss(
     targets: dict[str, Tensor],
     chroma_at_point: Tensor,
     light_at_point: Tensor | None = None,
+    weight: Tensor | None = None,
 ) -> Tensor:
     """The paper's loss, averaged over all sampled points (Caffe's FULL normalisation).
 
     hue/chroma: KL(chroma) [* w(L) if ``light_at_point`` is given] + 5 y_C KL(hue);
-    Lab heads: the sum of the KL terms.
+    Lab heads: the sum of the KL terms. ``weight``: each point's weight (rebalancing), or none.
     """
     if "hue" in logits:
         kl_c = kl_div(targets["chroma"], logits["chroma"])
         if light_at_point is not None:
             kl_c = kl_c * lightness_weight(light_at_point)
-        kl_h = kl_div(targets["hue"], logits["hue"])
-        return (kl_c + HUE_WEIGHT * chroma_at_point * kl_h).mean()
-    return sum(kl_div(targets[n], logits[n]) for n in logits).mean()
+        per_point = kl_c + HUE_WEIGHT * chroma_at_point * kl_div(targets["hue"], logits["hue"])
+    else:
+        per_point = sum(kl_div(targets[n], logits[n]) for n in logits)
+    return (per_point if weight is None else per_point * weight).mean()
+
+
+# ------------------------------------------------------------- rebalancing
+BALANCE_BINS = (12, 8)  # hue x chroma classes whose rarity rebalancing weighs
+
+
+def colour_class(hue: Tensor, chroma: Tensor) -> Tensor:
+    """The coarse hue x chroma class of each colour (hue in [0, 1), chroma in [0, 1])."""
+    kh, kc = BALANCE_BINS
+    return uniform_bins(hue, kh) * kc + uniform_bins(chroma, kc)
+
+
+def rebalancing_weights(prior: Tensor, strength: float) -> Tensor:
+    """Zhang et al.'s class rebalancing: a point of class q weighs 1 / (s p_q + (1 - s) / Q),
+    normalised to mean 1 under ``prior`` (Q classes, s = ``strength``; 0: all 1, Zhang's 0.5)."""
+    if not 0 <= strength < 1:
+        raise ValueError(f"rebalancing strength must lie in [0, 1), not {strength}")
+    p = prior / prior.sum()
+    w = 1.0 / (strength * p + (1 - strength) / p.numel())
+    return w / (p * w).sum()
 
 
 # ---------------------------------------------------------------- decoding

@@ -56,6 +56,8 @@ class TrainConfig:
     window: int = 7
     cutouts: str = "composite"  # photos with transparency: pasted on other photos, or "mask"
     lightness_weight: bool = True
+    rebalance: float = 0.0  # Zhang et al.'s class rebalancing strength (0: off, their 0.5)
+    degrade: float = 0.0  # share of crops whose gray input is blurred, JPEG-compressed or grainy
     optimizer: str = "adamw"  # or "sgd"
     lr: float = 3e-4
     backbone_lr: float = 0.1  # multiplier of lr for the backbone
@@ -256,8 +258,12 @@ def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.Training
     """Training photos (grayscale ones left out), validation photos, and the training crops."""
     photos = [p for p in data.list_images(cfg.photos) if not data.is_grayscale(p)]
     val_photos = data.list_images(cfg.val)[: cfg.val_limit] if cfg.val else []
+    balance = None
+    if cfg.rebalance:
+        balance = histograms.rebalancing_weights(data.colour_prior(photos), cfg.rebalance)
     crops = data.TrainingCrops(photos, cfg.head, cfg.crop, (cfg.scale_min, cfg.scale_max), cfg.points,
-                               cfg.margin, cfg.window, cfg.seed, cfg.cutouts)  # fmt: skip
+                               cfg.margin, cfg.window, cfg.seed, cfg.cutouts, degraded=cfg.degrade,
+                               balance=balance)  # fmt: skip
     return photos, val_photos, crops
 
 
@@ -392,7 +398,8 @@ def _optimise(net, ddp, opt, batches, cfg: TrainConfig, step: int, rank: int, de
         logits = {k: v.float() for k, v in logits.items()}
         targets = {k: v.to(device) for k, v in batch["targets"].items()}
         light = batch["light"].to(device) if cfg.lightness_weight else None
-        loss = histograms.loss(logits, targets, batch["chroma"].to(device), light) / cfg.accum
+        weight = batch["weight"].to(device) if "weight" in batch else None
+        loss = histograms.loss(logits, targets, batch["chroma"].to(device), light, weight) / cfg.accum
         loss.backward()
         total += float(loss.detach())
     opt.step()
@@ -473,6 +480,10 @@ HELP = {
     "cutouts": "photos with transparency: composite (pasted on other training photos) or mask (on "
     "flat gray, every point on the object)",
     "lightness_weight": "weigh the chroma loss by the paper's lightness weight",
+    "rebalance": "class rebalancing strength s: a point of a rare colour (12 hues x 8 chromas, counted "
+    "on the training photos) weighs 1 / (s p + (1 - s) / 96) (0: off; Zhang et al. used 0.5)",
+    "degrade": "share of crops whose gray input (never the target colours) is blurred, JPEG-compressed "
+    "or grainy, as old prints and scans are",
     "optimizer": "adamw or sgd (momentum 0.9)",
     "lr": "learning rate of the head",
     "backbone_lr": "the backbone's learning rate as a multiple of --lr",

@@ -168,6 +168,26 @@ def test_training_items_are_a_pure_function_of_the_index(photo_dir):
     assert ((a["points"] >= 16) & (a["points"] < 80)).all()
 
 
+def test_degraded_input_and_rebalancing_weights_leave_the_targets_alone(photo_dir):
+    photos = [photo_dir / "chelsea.png", photo_dir / "coffee.png"]
+    args = dict(crop=96, scale=(96, 160), points=16, seed=3)
+    plain = data.TrainingCrops(photos, **args)
+    prior = data.colour_prior(photos)
+    assert prior.shape == (96,) and prior.sum().item() == pytest.approx(1.0)
+    balance = torch.arange(96.0)
+    both = data.TrainingCrops(photos, **args, degraded=1.0, balance=balance)
+    for n in range(4):
+        a, b = plain[n], both[n]
+        assert torch.equal(a["points"], b["points"]) and torch.equal(a["light"], b["light"])
+        assert all(torch.equal(a["targets"][k], b["targets"][k]) for k in a["targets"])
+        assert not torch.equal(a["gray"], b["gray"]) and b["gray"].shape == a["gray"].shape
+        assert (b["gray"] - a["gray"]).abs().mean() < 0.05  # degraded, still the same picture
+        assert "weight" not in a and b["weight"].shape == (16,)
+    gray = torch.rand(64, 64)
+    g = torch.Generator().manual_seed(0)
+    assert data.degrade(gray, g).shape == gray.shape and data.degrade(gray, g).dtype == torch.float32
+
+
 def test_grayscale_detection(tmp_path, photo_dir):
     gray = tmp_path / "g.png"
     Image.open(photo_dir / "coffee.png").convert("L").save(gray)

@@ -136,6 +136,19 @@ def test_kl_loss_values():
     kl = math.log(4)
     expected = ((kl * 1.0 + 5 * 0.2 * kl) + (kl * 0.3 + 0)) / 2
     assert loss.item() == pytest.approx(expected, rel=1e-5)
+    weighted = H.loss(logits, targets, chroma, light, weight=torch.tensor([2.0, 0.0]))
+    assert weighted.item() == pytest.approx((kl * 1.0 + 5 * 0.2 * kl) * 2 / 2, rel=1e-5)
+
+
+def test_rebalancing_weighs_rare_colours_up_and_averages_one():
+    prior = torch.tensor([0.7, 0.2, 0.1, 0.0])
+    off = H.rebalancing_weights(prior, 0.0)
+    assert torch.allclose(off, torch.ones(4))
+    w = H.rebalancing_weights(prior, 0.5)
+    assert (prior * w).sum().item() == pytest.approx(1.0) and (w.diff() > 0).all()
+    assert w[3].isfinite()  # a class the prior never saw
+    with pytest.raises(ValueError, match="strength"):
+        H.rebalancing_weights(prior, 1.0)
 
 
 def test_lightness_weight_is_a_trapezoid():

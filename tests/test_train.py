@@ -1,4 +1,5 @@
 import csv
+import math
 import os
 import subprocess
 import sys
@@ -223,3 +224,11 @@ def test_the_command_resumes_a_run_from_its_folder_alone(tmp_path, crops):
     with pytest.raises(SystemExit, match="no photos"):
         train._cli_config(train.parser().parse_args(["--out", str(tmp_path / "new")]))
     assert train._cli_config(train.parser().parse_args([str(crops)])).steps == TrainConfig().steps
+
+
+def test_rebalanced_training_on_degraded_input_learns(tmp_path, crops):
+    cfg = small(tmp_path, crops, steps=3, init="random", rebalance=0.5, degrade=0.5, log_every=1)
+    train.train(cfg, progress=False)
+    with open(tmp_path / "log.csv") as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    assert len(losses) == 3 and all(math.isfinite(v) and v > 0 for v in losses)

@@ -8,13 +8,14 @@ photo (``cutouts="composite"``), or onto flat gray with every sampled point on t
 
 from __future__ import annotations
 
+import io
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 from torch.utils.data import Dataset
 
 from .. import color, histograms
@@ -62,6 +63,41 @@ def is_grayscale(path: Path, threshold: float = 0.02) -> bool:
     return bool(chroma[opaque].mean() < threshold) if opaque.any() else True
 
 
+def colour_prior(photos, side: int = 64) -> torch.Tensor:
+    """How often each coarse colour class (``histograms.colour_class``) occurs in ``photos``: the
+    class histogram of each photo's opaque thumbnail pixels, each photo weighing the same."""
+    prior = torch.zeros(math.prod(histograms.BALANCE_BINS))
+    for path in photos:
+        with Image.open(path) as im:
+            im.draft("RGB", (side, side))
+            im = im.convert("RGBA")
+            im.thumbnail((side, side))
+            rgba = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)
+        hue, chroma = color.hue_chroma(rgba[:3])
+        classes = histograms.colour_class(hue, chroma)[rgba[3] > 0.5]
+        if len(classes):
+            prior += torch.bincount(classes, minlength=len(prior)) / len(classes)
+    return prior / prior.sum().clamp(min=1e-12)
+
+
+def degrade(light: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """The gray input (H, W) as an old print or scan might give it: blurred (sigma 0.5-2 px),
+    JPEG-compressed (quality 15-75) or grainy (noise sigma 1-4 %), one of the three at random."""
+    kind = int(torch.randint(0, 3, (1,), generator=g))
+    amount = float(torch.rand(1, generator=g))
+    if kind == 2:
+        noise = torch.randn(light.shape, generator=g) * (0.01 + 0.03 * amount)
+        return (light + noise).clamp(0, 1)
+    im = Image.fromarray((light.numpy() * 255).round().astype(np.uint8))
+    if kind == 0:
+        im = im.filter(ImageFilter.GaussianBlur(0.5 + 1.5 * amount))
+    else:
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=int(15 + 60 * amount))
+        im = Image.open(buf)
+    return torch.from_numpy(np.asarray(im, dtype=np.float32) / 255)
+
+
 def is_cutout(path: Path) -> bool:
     """True when a photo's alpha channel makes part of it transparent."""
     with Image.open(path) as im:
@@ -87,6 +123,10 @@ class TrainingCrops(Dataset):
     ``object_scale`` of the crop, placed at random and half of the points (all with ``mask``) fall
     on it. Because nothing depends on earlier items, training resumes exactly and any number of
     workers or ranks can share it.
+
+    ``degraded``: the share of crops whose gray input (never the targets) is blurred, compressed or
+    grainy (``degrade``); ``balance``: a weight per colour class (``histograms.rebalancing_weights``),
+    giving each point a ``weight``.
     """
 
     def __init__(
@@ -101,6 +141,8 @@ class TrainingCrops(Dataset):
         seed: int = 0,
         cutouts: str = "composite",
         object_scale=(0.4, 0.95),
+        degraded: float = 0.0,
+        balance: torch.Tensor | None = None,
     ):
         self.photos = list(photos)
         if not self.photos:
@@ -110,6 +152,7 @@ class TrainingCrops(Dataset):
         self.head, self.crop, self.scale = head, crop, scale
         self.points, self.margin, self.window, self.seed = points, margin, window, seed
         self.cutouts, self.object_scale = cutouts, object_scale
+        self.degraded, self.balance = degraded, balance
         self.sizes = dict(histograms.HEADS[head])
         self.is_cutout = [is_cutout(p) for p in self.photos]
         self.backgrounds = [p for p, c in zip(self.photos, self.is_cutout, strict=True) if not c]
@@ -193,16 +236,20 @@ class TrainingCrops(Dataset):
         pts = self._points(mask, g)
         bins = histograms.bin_indices(rgb, self.head)
         light = color.lightness(rgb)
+        gray = degrade(light, g) if torch.rand(1, generator=g) < self.degraded else light
         py, px = pts[:, 0], pts[:, 1]
-        chroma = color.hue_chroma(rgb[:, py, px, None])[1][:, 0]  # at the points only
+        hue, chroma = (v[:, 0] for v in color.hue_chroma(rgb[:, py, px, None]))  # at the points only
         targets = {
             name: histograms.window_targets(b[None], self.sizes[name], pts[None], self.window)[0]
             for name, b in bins.items()
         }
-        return {
-            "gray": light[None],
+        item = {
+            "gray": gray[None],
             "points": pts.float() + 0.5,  # pixel centres, continuous coordinates
             "targets": targets,
             "chroma": chroma,
             "light": light[py, px],
         }
+        if self.balance is not None:
+            item["weight"] = self.balance[histograms.colour_class(hue, chroma)]
+        return item
