@@ -24,6 +24,7 @@ from . import color
 LAB_SIGMA = 25.0
 HUE_WEIGHT = 5.0  # lambda_H, "roughly the inverse expectation of y_C"
 FADE_ETA = 0.03  # chromatic fading threshold on |mean_k p_k e^{i theta_k}| (released convention)
+FADE = (0.0, 32 * FADE_ETA)  # the same as a ramp on the resultant length R: factor 0 at R = 0, 1 from 0.96
 
 HEADS: dict[str, tuple[tuple[str, int], ...]] = {
     "hue-chroma": (("hue", 32), ("chroma", 32)),
@@ -149,10 +150,14 @@ class DecodeParam:
     hue: str = "expectation-cf"
     temperature: float = 1.0  # annealed mean: p ** (1/T), renormalised (1 = off)
     boost: float = 1.0  # saturation boost: chroma multiplier
+    fade: tuple[float, float] = FADE  # chromatic fading's ramp on the hue resultant length R
 
     @classmethod
-    def parse(cls, param: str | None = None, temperature: float = 1.0, boost: float = 1.0):
-        """Parse ``"chroma:hue"`` (either part may be empty for its default)."""
+    def parse(
+        cls, param: str | None = None, temperature: float = 1.0, boost: float = 1.0, fade=FADE
+    ) -> DecodeParam:
+        """Parse ``"chroma:hue"`` (either part may be empty for its default); ``fade`` = (lo, hi):
+        ``expectation-cf`` scales chroma by 0 where R <= lo, rising linearly to 1 at R >= hi."""
         chroma, _, hue = (param or DEFAULT_PARAM).partition(":")
         chroma, hue = chroma or cls.chroma, hue or cls.hue
         if chroma not in CHROMA_METHODS:
@@ -163,7 +168,10 @@ class DecodeParam:
             raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
         if not 0 <= boost < math.inf:
             raise ValueError(f"boost must be a finite number >= 0, got {boost}")
-        return cls(chroma, hue, float(temperature), float(boost))
+        lo, hi = (float(v) for v in fade)
+        if not 0 <= lo < hi <= 1:
+            raise ValueError(f"the fading ramp needs 0 <= lo < hi <= 1, got {lo}, {hi}")
+        return cls(chroma, hue, float(temperature), float(boost), (lo, hi))
 
     def __str__(self) -> str:
         return f"{self.chroma}:{self.hue}"
@@ -233,12 +241,15 @@ def decode_chroma(p: Tensor, method: str, gen: torch.Generator | None = None) ->
     raise ValueError(f"unknown chroma method {method!r}")
 
 
-def decode_hue(p: Tensor, method: str, gen: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def decode_hue(
+    p: Tensor, method: str, gen: torch.Generator | None = None, fade: tuple[float, float] = FADE
+) -> tuple[Tensor, Tensor]:
     """(hue in [0, 1), chroma factor in [0, 1]) from hue histograms p (N, K, ...).
 
-    ``expectation-cf`` is the circular mean with chromatic fading: the factor is
-    min(|z| / eta, 1) with z = mean_k p_k e^{i theta_k} and eta = 0.03, i.e. min(R / 0.96, 1)
-    for resultant length R and K = 32. Other methods return a factor of 1.
+    ``expectation-cf`` is the circular mean with chromatic fading: the factor rises linearly from 0
+    at resultant length R = ``fade[0]`` to 1 at ``fade[1]``. The default is the released tool's
+    min(|z| / eta, 1) with z = mean_k p_k e^{i theta_k} and eta = 0.03, i.e. min(R / 0.96, 1) for
+    K = 32. Other methods return a factor of 1.
     """
     k = p.shape[1]
     ones = torch.ones_like(p[:, 0])
@@ -247,8 +258,8 @@ def decode_hue(p: Tensor, method: str, gen: torch.Generator | None = None) -> tu
         hue = (torch.atan2(zy, zx) / (2 * math.pi)) % 1.0
         if method == "expectation":
             return hue, ones
-        fade = (torch.hypot(zx, zy) / k).clamp(max=FADE_ETA) / FADE_ETA
-        return hue, fade
+        lo, hi = fade
+        return hue, ((torch.hypot(zx, zy) - lo) / (hi - lo)).clamp(0, 1)
     if method == "mode":
         return (p.argmax(dim=1).to(p.dtype) + 0.5) / k, ones
     if method == "median":
@@ -271,7 +282,7 @@ def decode(
     """
     probs = {n: anneal(p, param.temperature) for n, p in probs.items()}
     if "hue" in probs:
-        hue, fade = decode_hue(probs["hue"], param.hue, gen)
+        hue, fade = decode_hue(probs["hue"], param.hue, gen, param.fade)
         chroma = decode_chroma(probs["chroma"], param.chroma, gen) * fade
     else:
         if "ab" in probs:
