@@ -168,6 +168,17 @@ def test_a_video_needs_frames_of_one_size(tmp_path, capsys):
     assert not (tmp_path / "m.mp4").exists() and not list(tmp_path.glob(".m.mp4*"))
 
 
+def test_an_output_ffmpeg_cannot_write_is_one_line_and_leaves_nothing(clip, tmp_path, capsys):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.new("L", (64, 48), 90).save(frames / "1.png")
+    for src, dst in ((clip, "c.xyz"), (frames, "f.gif"), (frames, "f.xyz"), (clip, "c.gif")):
+        assert cli.main(["video", str(src), "-o", str(tmp_path / dst), "-q", "-s", "256"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and dst in err[0] and ".mp4" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+
+
 def test_a_reference_photo_colours_every_frame(clip, astronaut, tmp_path, capsys):
     truth = _pan(astronaut)[:RATE]
 

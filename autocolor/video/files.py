@@ -59,7 +59,7 @@ def colorize_video(
         try:
             with _temporary(dst) as tmp:
                 film = FrameColorizer(colorizer, steady, references)
-                count = _transcode(film, inp, vs, tmp, crf, lossless, start, end, progress)
+                count = _transcode(film, inp, vs, tmp, dst, crf, lossless, start, end, progress)
                 if count == 0:
                     raise VideoError(
                         f"{src}: no frames between {start:g} s and {end if end is not None else 'the end'}"
@@ -82,6 +82,27 @@ def _temporary(dst: Path) -> Iterator[str]:
         Path(tmp).unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _writable(dst: Path) -> Iterator[None]:
+    """PyAV's refusal to create ``dst`` (a suffix that names no container, or one that cannot hold
+    H.264) as a one-line ``VideoError``."""
+    import av
+
+    try:
+        yield
+    except (av.FFmpegError, ValueError) as err:
+        msg = f"{dst}: cannot write an H.264 video there ({err}); .mp4, .mkv and .mov can"
+        raise VideoError(msg) from None
+
+
+def _output(tmp: str, dst):
+    """A container of ``dst``'s kind (``tmp`` has its suffix), open for writing on ``tmp``."""
+    import av
+
+    with _writable(dst):
+        return av.open(tmp, "w")
+
+
 def _h264(out, rate, width: int, height: int, crf: int, lossless: bool):
     """An H.264 stream in the open output ``out``: 4:2:0, or 4:4:4 when lossless or sizes are odd."""
     ovs = out.add_stream("libx264", rate=rate)
@@ -92,12 +113,14 @@ def _h264(out, rate, width: int, height: int, crf: int, lossless: bool):
     return ovs
 
 
-def _transcode(film: FrameColorizer, inp, vs, tmp, crf, lossless, start, end, progress) -> int:
+def _transcode(film: FrameColorizer, inp, vs, tmp, dst, crf, lossless, start, end, progress) -> int:
     import av
 
     audio = list(inp.streams.audio)
-    with av.open(tmp, "w") as out:
+    out = _output(tmp, dst)
+    with _writable(dst):
         ovs = _h264(out, vs.average_rate or vs.guessed_rate or 25, vs.width, vs.height, crf, lossless)
+    with out:
         ovs.time_base = vs.time_base
         if "rotate" in vs.metadata:
             ovs.metadata["rotate"] = vs.metadata["rotate"]
@@ -223,13 +246,14 @@ def _encode_frames(coloured, dst, clip: Clip, progress) -> int:
     import av
 
     count, size = 0, None
-    with _temporary(Path(dst)) as tmp, av.open(tmp, "w") as out:
+    rate = Fraction(clip.fps).limit_denominator(1001)
+    with _temporary(Path(dst)) as tmp, _output(tmp, dst) as out:
         ovs = None
         for _number, rgb, _photo in coloured:
             if ovs is None:
                 size = rgb.shape[:2]
-                ovs = _h264(out, Fraction(clip.fps).limit_denominator(1001), size[1], size[0], clip.crf,
-                            clip.lossless)  # fmt: skip
+                with _writable(dst):
+                    ovs = _h264(out, rate, size[1], size[0], clip.crf, clip.lossless)
             if rgb.shape[:2] != size:
                 raise VideoError(f"frame {count + 1} is {rgb.shape[1]}x{rgb.shape[0]}, the first was "
                                  f"{size[1]}x{size[0]}: a video needs one size")  # fmt: skip
