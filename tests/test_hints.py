@@ -71,6 +71,22 @@ def test_a_hint_colours_its_region_and_stops_at_a_strong_edge(colorizer):
     assert across < 0.1 * inside  # a strong edge stops it: a faint trace at most beyond
 
 
+def test_a_hint_reaches_look_alike_regions_beyond_an_edge_when_asked(colorizer):
+    # dark | light | dark: a blue hint on the left; the right band looks like it, the middle does not.
+    light = np.full((192, 288), 0.75, np.float32)
+    light[:, :96] = light[:, 192:] = 0.3
+    pred = colorizer.predict(light, features=True)
+    blue = Hint(((40.0, 96.0),), (0.2, 0.3, 0.8))
+    plain = colorizer.render(pred, light)
+    for alike, reached in ((0.0, False), (1.0, True)):
+        colorizer.spread = H.Spread(alike=alike, alike_reach=1.5)
+        out = colorizer.render(colorizer.steer(pred, [blue]), light)
+        far = out[96, 250]
+        assert (abs(hue_of(far) - hue_of(blue.rgb)) < 0.05 and far[2] - far[0] > 0.2) == reached
+        assert np.abs(out[:, 110:170] - plain[:, 110:170]).max() < 0.1  # the middle band keeps its colour
+    colorizer.spread = H.DEFAULT_SPREAD
+
+
 def test_steering_reuses_the_prediction_and_gives_the_hue_at_its_spot(colorizer, astronaut, monkeypatch):
     image = Image.open(astronaut)
     pred = colorizer.predict(image, features=True)

@@ -56,10 +56,10 @@ def prepare(colorizer, rgb: np.ndarray) -> Reference:
     planes = torch.cat([colorizer._prepare(np.ascontiguousarray(rgb[..., c]))[0] for c in range(3)], dim=1)
     hists = colour_histograms(planes, colorizer.net.config.head)
     cells = {n: F.avg_pool2d(p, pred.grid_stride)[0].flatten(1).T for n, p in hists.items()}
-    return Reference(_descriptors(pred), cells)
+    return Reference(descriptors(pred), cells)
 
 
-def _descriptors(pred) -> Tensor:
+def descriptors(pred) -> Tensor:
     """(N, D + 1): each cell's features and its lightness (scaled at match time)."""
     f = pred.features[0].flatten(1).T
     return torch.cat([f, pred.light[0].flatten()[:, None]], dim=1)
@@ -71,7 +71,7 @@ def evidence(pred, references: list[Reference], match: Match = DEFAULT_MATCH) ->
         return None
     if pred.features is None:
         raise ValueError("matching a reference needs the prediction's features: predict(..., features=True)")
-    target = _descriptors(pred)
+    target = descriptors(pred)
     ref_desc = torch.cat([r.descriptors for r in references])
     ref_hist = {n: torch.cat([r.histograms[n] for r in references]) for n in references[0].histograms}
     f = target[:, :-1]
