@@ -31,6 +31,7 @@ from tqdm import tqdm
 from . import __version__, io
 from .histograms import CHROMA_METHODS, DEFAULT_PARAM, HUE_METHODS, DecodeParam
 from .model import CheckpointError
+from .pipeline import BUNDLED, DEFAULT_BACKBONE
 
 SUBCOMMANDS = ("video", "train", "data", "evaluate", "serve", "export-backbone")
 
@@ -97,8 +98,10 @@ def colorize_parser() -> argparse.ArgumentParser:
     p.add_argument("-w", "--weights", help="checkpoint file (default: the bundled model)")
     p.add_argument(
         "--backbone",
-        default="effnet-lite0",
-        help="bundled model to use when no --weights (default effnet-lite0)",
+        default=DEFAULT_BACKBONE,
+        choices=BUNDLED,
+        help=f"bundled model to use when no --weights: {' or '.join(BUNDLED)} (the faster; default "
+        f"{DEFAULT_BACKBONE})",
     )
     p.add_argument(
         "-s",

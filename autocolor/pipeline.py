@@ -34,7 +34,8 @@ from .evidence import reference as reference_lib
 from .histograms import DecodeParam
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_BACKBONE = "effnet-lite0"
+BUNDLED = ("effnet-lite2", "effnet-lite0")  # models shipped in WEIGHTS_DIR: the default, then the faster
+DEFAULT_BACKBONE = BUNDLED[0]
 CHUNK_PIXELS = 1 << 16  # full-resolution pixels coloured at a time (their planes stay in cache)
 FEATURE_DIMS = 64  # the hidden layer kept with a prediction, randomly projected to this many channels
 

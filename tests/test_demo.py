@@ -143,7 +143,7 @@ def test_models_load_once_and_unknown_names_fail(checkpoint):
         models.get("b")
     with pytest.raises(FileNotFoundError):
         demo.Models.find(["/no/such/model.pt"])
-    assert "effnet-lite0 (bundled)" in demo.Models.find().names
+    assert demo.Models.find().names[:2] == ["effnet-lite2 (bundled)", "effnet-lite0 (bundled)"]
     assert demo.Models.find([str(checkpoint)]).names[-1] == checkpoint.name
 
 

@@ -13,11 +13,10 @@ import numpy as np
 from PIL import Image
 
 from .. import io
-from ..backbones import BACKBONES
 from ..evidence.hints import Hint, parse_colour
 from ..evidence.reference import Reference
 from ..histograms import HUE_METHODS, DecodeParam
-from ..pipeline import Colorizer, Prediction, bundled_weights
+from ..pipeline import BUNDLED, Colorizer, Prediction, bundled_weights
 from .views import doubt_image
 
 PREVIEW_SIDE = 1280  # longest side of the images sent to the page (downloads are full resolution)
@@ -58,7 +57,7 @@ class Models:
     def find(cls, weights: list[str] | None = None, device: str = "auto") -> "Models":
         """The bundled models that are installed, then each checkpoint in ``weights`` (by file name)."""
         factories: dict[str, Callable[[], Colorizer]] = {}
-        for backbone in BACKBONES:
+        for backbone in BUNDLED:
             if bundled_weights(backbone).exists():
                 factories[f"{backbone} (bundled)"] = functools.partial(
                     Colorizer.from_pretrained, backbone, device=device
