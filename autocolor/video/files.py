@@ -117,10 +117,9 @@ def _transcode(film: FrameColorizer, inp, vs, tmp, dst, crf, lossless, start, en
     import av
 
     audio = list(inp.streams.audio)
-    out = _output(tmp, dst)
-    with _writable(dst):
-        ovs = _h264(out, vs.average_rate or vs.guessed_rate or 25, vs.width, vs.height, crf, lossless)
-    with out:
+    with _output(tmp, dst) as out:
+        with _writable(dst):
+            ovs = _h264(out, vs.average_rate or vs.guessed_rate or 25, vs.width, vs.height, crf, lossless)
         ovs.time_base = vs.time_base
         if "rotate" in vs.metadata:
             ovs.metadata["rotate"] = vs.metadata["rotate"]
