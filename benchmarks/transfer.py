@@ -222,6 +222,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", type=Path, default=Path("runs/transfer"), help="where composites are cached")
     args = p.parse_args()
+    if not (args.data / STAMPS).is_dir():
+        p.error(f"--data {args.data}: no {STAMPS} photos there (run from the repository root, or after "
+                "`autocolor data fetch data/`)")  # fmt: skip
     t = time.perf_counter()
     train_set = dataset(args.data, args.train, False, args.size, args.cache)
     test_set = dataset(args.data, args.test, True, args.size, args.cache)
