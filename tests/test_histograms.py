@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from autocolor import color
 from autocolor import histograms as H
 from autocolor.histograms import DecodeParam
 
@@ -109,6 +110,25 @@ def test_lab_heads_decode_by_expectation(head):
     }
     hue, chroma = H.decode(probs, DecodeParam(), torch.full((1, 1, 1), 0.5))
     assert 0.0 < val(hue) < 0.15 and val(chroma) > 0.1  # orange comes back orange
+
+
+def test_l2_head_targets_loss_and_decoding_round_trip():
+    rgb = torch.zeros(3, 9, 9)
+    rgb[:, :, :] = torch.tensor([0.8, 0.5, 0.2]).view(3, 1, 1)  # orange everywhere
+    rgb[:, :, 6:] = 0.5  # gray on the right
+    pts = torch.tensor([[4, 2], [4, 8]])
+    t = H.point_targets(rgb, "lab-l2", pts, window=1)["ab-value"]
+    assert t.shape == (2, 2) and t[0, 0] > 0.1 and t[0, 1] > 0.3 and t[1].abs().max() < 1e-3
+    mixed = H.point_targets(rgb, "lab-l2", pts, window=3)["ab-value"]
+    assert torch.allclose(mixed[0], t[0], atol=1e-5) and torch.allclose(mixed[1], t[1], atol=1e-5)
+    assert H.point_targets(rgb, "lab-l2", torch.tensor([[4, 6]]), window=3)["ab-value"][0, 1] > 0.1
+    assert H.loss({"ab-value": t[None]}, {"ab-value": t[None]}, torch.ones(1, 2)) == 0
+    assert H.loss({"ab-value": torch.zeros(1, 2, 2)}, {"ab-value": t[None]}, torch.ones(1, 2)) > 0.1
+    values = H.activate({"ab-value": t[:1].view(1, 2, 1, 1)})
+    hue, chroma = H.decode(values, DecodeParam(temperature=0.5), torch.full((1, 1, 1), 0.5))
+    want_hue, want_chroma = color.hue_chroma(rgb[:, :1, :1])
+    assert val(hue) == pytest.approx(float(want_hue), abs=0.02)  # orange comes back orange
+    assert val(chroma) == pytest.approx(float(want_chroma), abs=0.05)
 
 
 def test_window_targets_one_hot_and_neighbourhood():

@@ -157,7 +157,7 @@ def test_two_processes_hold_identical_weights(tmp_path, crops):
     assert not (tmp_path / "run" / "rank1").exists()
 
 
-@pytest.mark.parametrize("head", ["lab", "lab-joint"])
+@pytest.mark.parametrize("head", ["lab", "lab-joint", "lab-l2"])
 def test_lab_heads_train_and_colorize(tmp_path, crops, head):
     from autocolor import Colorizer
 
@@ -232,3 +232,21 @@ def test_rebalanced_training_on_degraded_input_learns(tmp_path, crops):
     with open(tmp_path / "log.csv") as f:
         losses = [float(r["loss"]) for r in csv.DictReader(f)]
     assert len(losses) == 3 and all(math.isfinite(v) and v > 0 for v in losses)
+
+
+def test_frozen_early_stages_keep_their_weights_and_the_rest_learns(tmp_path, crops):
+    cfg = small(tmp_path, crops, steps=2, init="random", freeze_stages=2, backbone_lr=1.0)
+    start = train.build_model(cfg, None).backbone  # the same seed gives the run's initial weights
+    frozen = {n for n, _ in start.named_parameters()} - {
+        n for n, _ in start.named_parameters() if not any(n.startswith(m) for m in _names(start, 2))
+    }
+    assert frozen and len(frozen) < len(list(start.parameters()))
+    end = dict(model.load(train.train(cfg, progress=False)).backbone.named_parameters())
+    changed = {n for n, p in start.named_parameters() if not torch.equal(p, end[n])}
+    assert not changed & frozen and changed  # the early stages stayed, later ones learned
+
+
+def _names(backbone, n: int) -> list[str]:
+    """The parameter-name prefixes of the modules ``early(n)`` returns."""
+    modules = {id(m) for m in backbone.early(n)}
+    return [name + "." for name, m in backbone.named_modules() if id(m) in modules]

@@ -35,6 +35,10 @@ class Backbone(nn.Module):
     def forward(self, gray: Tensor) -> list[Tensor]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def early(self, n: int) -> list[nn.Module]:  # pragma: no cover - interface
+        """The modules that compute hypercolumn layers 1..n (0 is the input), to freeze them."""
+        raise NotImplementedError
+
     def load_imagenet(self, path: str | None = None) -> None:  # pragma: no cover - interface
         """Initialise from ImageNet classifier weights, adapted to gray input."""
         raise NotImplementedError

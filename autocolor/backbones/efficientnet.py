@@ -116,6 +116,13 @@ class EfficientNetLite(Backbone):
                 feats.append(x)
         return feats
 
+    def early(self, n: int) -> list[nn.Module]:
+        """The stem (layer 1) and the blocks up to the end of stage n - 1."""
+        if n <= 0:
+            return []
+        ends = self.stage_ends[: n - 1]
+        return [self._conv_stem, self._bn0, *self._blocks[: ends[-1] + 1 if ends else 0]]
+
     def classify(self, gray: Tensor) -> Tensor:
         """ImageNet logits (needs ``classifier=True``)."""
         x = F.relu6(self._bn1(self._conv_head(self.forward(gray)[-1])))

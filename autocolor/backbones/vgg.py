@@ -55,6 +55,10 @@ class VGG16Gray(Backbone):
         feats.append(self.drop(F.relu(self.fc7(x))))
         return feats
 
+    def early(self, n: int) -> list[nn.Module]:
+        """The first n convolutions (fc6 and fc7 count as the last two)."""
+        return [*self.convs.values(), self.fc6, self.fc7][: max(n, 0)]
+
     def load_imagenet(self, path: str | None = None) -> None:
         """Load torchvision's VGG-16 state dict: conv1_1 summed over RGB with the ImageNet
         normalisation folded in, fc6/fc7 reshaped into convolutions, fc8 dropped."""

@@ -153,7 +153,8 @@ class TrainingCrops(Dataset):
         self.points, self.margin, self.window, self.seed = points, margin, window, seed
         self.cutouts, self.object_scale = cutouts, object_scale
         self.degraded, self.balance = degraded, balance
-        self.sizes = dict(histograms.HEADS[head])
+        if head not in histograms.HEADS:
+            raise ValueError(f"unknown head {head!r}; choose from {', '.join(histograms.HEADS)}")
         self.is_cutout = [is_cutout(p) for p in self.photos]
         self.backgrounds = [p for p, c in zip(self.photos, self.is_cutout, strict=True) if not c]
         if cutouts == "composite" and any(self.is_cutout) and not self.backgrounds:
@@ -234,15 +235,11 @@ class TrainingCrops(Dataset):
             rgb = rgb.flip(-1)
             mask = None if mask is None else mask.flip(-1)
         pts = self._points(mask, g)
-        bins = histograms.bin_indices(rgb, self.head)
         light = color.lightness(rgb)
         gray = degrade(light, g) if torch.rand(1, generator=g) < self.degraded else light
         py, px = pts[:, 0], pts[:, 1]
         hue, chroma = (v[:, 0] for v in color.hue_chroma(rgb[:, py, px, None]))  # at the points only
-        targets = {
-            name: histograms.window_targets(b[None], self.sizes[name], pts[None], self.window)[0]
-            for name, b in bins.items()
-        }
+        targets = histograms.point_targets(rgb, self.head, pts, self.window)
         item = {
             "gray": gray[None],
             "points": pts.float() + 0.5,  # pixel centres, continuous coordinates

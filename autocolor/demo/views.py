@@ -23,8 +23,10 @@ def colour_spread(probs: dict[str, Tensor]) -> Tensor:
     For the hue/chroma head, treating the colour as chroma C along hue angle theta (independent),
     its standard deviation is sqrt(E[C^2] - (E[C] R)^2), R = |E e^(i theta)| the resultant length:
     small where the model is sure of a colour or sure of gray, large where hues compete. For the
-    Lab heads: sqrt(Var a + Var b) / 100.
+    Lab heads: sqrt(Var a + Var b) / 100. The L2 head states no doubt: zero everywhere.
     """
+    if "ab-value" in probs:
+        return torch.zeros_like(probs["ab-value"][:, :1])
     if "hue" in probs:
         pc = probs["chroma"]
         r = torch.hypot(*hue_resultant(probs["hue"]))

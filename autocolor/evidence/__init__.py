@@ -29,7 +29,10 @@ class Evidence:
 def colour_histograms(rgb: Tensor, head: str) -> dict[str, Tensor]:
     """Histograms of colours ``rgb`` (N, 3, h, w) in the bins of ``head``, each (N, K, h, w): one-hot,
     except hue, shared between its two nearest bins so that its circular mean is the colour's own hue;
-    near-gray colours (chroma under one bin) get a uniform hue histogram, so they decode as gray."""
+    near-gray colours (chroma under one bin) get a uniform hue histogram, so they decode as gray.
+    For the L2 head, the colours' own (a, b) / 100: evidence is then mixed into values, not histograms."""
+    if head == "lab-l2":
+        return {"ab-value": histograms.ab_values(rgb)}
     bins = histograms.bin_indices(rgb, head)
     out = {n: F.one_hot(bins[n], k).movedim(-1, 1).float() for n, k in histograms.HEADS[head]}
     if "hue" in out:
