@@ -7,6 +7,7 @@
     autocolor train PHOTOS... --out runs/x     train (see autocolor train -h)
     autocolor data fetch DIR                   fetch the training and evaluation photo sets
     autocolor serve                            the web demo on http://127.0.0.1:7860
+    autocolor average A.pt B.pt -o ab.pt       one model from several checkpoints' mean weights
     autocolor export-backbone CKPT -o b.pt     the trained trunk alone, for other tasks
 
 Exit status: 0 if every photo was colorized, 1 if any failed (the batch goes on), 2 on a usage
@@ -33,7 +34,7 @@ from .histograms import CHROMA_METHODS, DEFAULT_PARAM, HUE_METHODS, DecodeParam
 from .model import CheckpointError
 from .pipeline import BUNDLED, DEFAULT_BACKBONE
 
-SUBCOMMANDS = ("video", "train", "data", "evaluate", "serve", "export-backbone")
+SUBCOMMANDS = ("video", "train", "data", "evaluate", "serve", "average", "export-backbone")
 
 
 def _size(text: str) -> int:
@@ -573,6 +574,10 @@ def _dispatch(argv: list[str]) -> int:
         return serve_main(argv[1:])
     if argv and argv[0] == "video":
         return video_main(argv[1:])
+    if argv and argv[0] == "average":
+        from . import average
+
+        return average.main(argv[1:])
     if argv and argv[0] == "export-backbone":
         from . import export
 

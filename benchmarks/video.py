@@ -6,6 +6,11 @@ and compared with the originals:
 * temporal warping error (Lai et al., ECCV 2018): each output frame t + 1 is warped onto frame t with
   the optical flow of the *original* colour frames (DIS), occlusions masked by a forward-backward
   check, and the squared RGB difference (0-1 scale) averaged over the unmasked pixels and frames;
+* the same error split into its two exact parts. An output whose channel mean is the film's own
+  lightness L is L (1, 1, 1) plus a colour offset that sums to zero, orthogonal to (1, 1, 1); warping
+  is linear, so the squared difference is 3 (dL)^2 + |d offset|^2 and E_warp = E_warp(gray) +
+  E_warp(colour offset). The first part is the film's own (noise, compression, light, flow errors),
+  the same for every colorizer that keeps L; only the second is the colorizer's flicker;
 * mean per-frame PSNR against the originals;
 * end-to-end throughput (decode, colour, encode to H.264) of ``autocolor video``, frames per second.
 
@@ -25,6 +30,7 @@ import numpy as np
 import torch
 
 from autocolor import Colorizer, metrics
+from autocolor.pipeline import BUNDLED
 from autocolor.video import Steady, colorize_frames, colorize_video
 
 
@@ -34,9 +40,16 @@ def read_rgb(path: Path, limit: int) -> list[np.ndarray]:
     return frames[: limit or None]
 
 
+def colour_offset(frame: np.ndarray) -> np.ndarray:
+    """A uint8 RGB frame's colour offset from its own gray, float in [-1, 1] (channels sum to 0)."""
+    rgb = frame.astype(np.float32) / 255
+    return rgb - rgb.mean(axis=2, keepdims=True)
+
+
 def warping_error(outputs: list[np.ndarray], originals: list[np.ndarray]) -> float:
     """Lai et al.'s E_warp: mean over frames of the masked mean squared difference of O_t and warped
-    O_{t+1}, the flow and its occlusion mask taken from the original frames."""
+    O_{t+1}, the flow and its occlusion mask taken from the original frames. ``outputs``: uint8 RGB
+    frames, or float frames already on the 0-1 scale."""
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     errors = []
     for t in range(len(outputs) - 1):
@@ -48,10 +61,14 @@ def warping_error(outputs: list[np.ndarray], originals: list[np.ndarray]) -> flo
         back = cv2.remap(bwd, mx, my, cv2.INTER_LINEAR)
         ok = np.sum((fwd + back) ** 2, axis=2) < 0.01 * (np.sum(fwd**2, 2) + np.sum(back**2, 2)) + 0.5
         ok &= (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-        warped = cv2.remap(outputs[t + 1].astype(np.float32) / 255, mx, my, cv2.INTER_LINEAR)
-        diff = ((outputs[t].astype(np.float32) / 255 - warped) ** 2).sum(axis=2)
+        now, later = (_unit(outputs[k]) for k in (t, t + 1))
+        diff = ((now - cv2.remap(later, mx, my, cv2.INTER_LINEAR)) ** 2).sum(axis=2)
         errors.append(float(diff[ok].mean()) if ok.any() else 0.0)
     return float(np.mean(errors))
+
+
+def _unit(frame: np.ndarray) -> np.ndarray:
+    return frame.astype(np.float32) / 255 if frame.dtype == np.uint8 else frame.astype(np.float32)
 
 
 def throughput(colorizer: Colorizer, path: Path, steady: Steady | None, limit: int) -> float:
@@ -71,28 +88,34 @@ def main() -> None:
     p.add_argument("videos", nargs="+", type=Path, help="colour videos")
     p.add_argument("--frames", type=int, default=0, help="only the first N frames (default: all)")
     p.add_argument("--carry", type=float, nargs="+", default=[Steady().carry], help="carries to compare")
+    p.add_argument(
+        "--backbone", choices=BUNDLED, default=BUNDLED[0], help="bundled model (default: %(default)s)"
+    )
     p.add_argument("--no-speed", action="store_true", help="skip the end-to-end timing")
     p.add_argument("--strip", type=Path, help="write a strip of frames: gray | per-frame | video | original")
     a = p.parse_args()
-    colorizer = Colorizer.from_pretrained()
-    print("| video | method | warping error ×1e3 | PSNR dB | frames/s end to end |")
-    print("|---|---|---|---|---|")
+    colorizer = Colorizer.from_pretrained(a.backbone)
+    print(f"model: {colorizer.net.config.backbone}")
+    print("| video | method | warping error ×1e3 | its colour part | PSNR dB | frames/s end to end |")
+    print("|---|---|---|---|---|---|")
     for path in a.videos:
         originals = read_rgb(path, a.frames)
         lights = [metrics.gray(f) for f in originals]
         gray = [np.repeat((x * 255).round().astype(np.uint8)[..., None], 3, 2) for x in lights]
         for name, frames in (("the originals", originals), ("gray (the lightness alone)", gray)):
-            print(f"| {path.name} | {name} | {1e3 * warping_error(frames, originals):.3f} | | |", flush=True)
+            e, c = (warping_error(f, originals) for f in (frames, [colour_offset(x) for x in frames]))
+            print(f"| {path.name} | {name} | {1e3 * e:.3f} | {1e3 * c:.3f} | | |", flush=True)
         modes = {"per frame": None} | {f"video mode (carry {c:g})": Steady(carry=c) for c in a.carry}
         shown = {}
         for name, steady in modes.items():
             outs = list(colorize_frames(colorizer, lights, steady))
             shown[name] = outs
-            e = warping_error(outs, originals)
+            e, c = (warping_error(f, originals) for f in (outs, [colour_offset(x) for x in outs]))
             psnr = np.mean([metrics.psnr(o, r) for o, r in zip(outs, originals, strict=True)])
             fps = "" if a.no_speed else f"{throughput(colorizer, path, steady, a.frames):.1f}"
             print(
-                f"| {path.name} ({len(outs)} frames) | {name} | {1e3 * e:.3f} | {psnr:.2f} | {fps} |",
+                f"| {path.name} ({len(outs)} frames) | {name} | {1e3 * e:.3f} | {1e3 * c:.3f} | {psnr:.2f} "
+                f"| {fps} |",
                 flush=True,
             )
         if a.strip:

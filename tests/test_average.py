@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import torch
+
+from autocolor import cli
+from autocolor import model as model_lib
+from autocolor.model import HypercolumnColorizer, ModelConfig
+
+
+def _saved(tmp_path, name: str, seed: int, **config) -> str:
+    torch.manual_seed(seed)
+    net = HypercolumnColorizer(ModelConfig(hidden=8, **config))
+    for p in net.parameters():
+        torch.nn.init.normal_(p)
+    path = tmp_path / name
+    model_lib.save(net, path)
+    return str(path)
+
+
+def test_average_writes_the_mean_of_the_weights(tmp_path, capsys):
+    a, b = _saved(tmp_path, "a.pt", 0), _saved(tmp_path, "b.pt", 1)
+    assert cli.main(["average", a, b, "-o", str(tmp_path / "ab.pt")]) == 0
+    mean = model_lib.load(tmp_path / "ab.pt", require_checksum=True).state_dict()
+    wa, wb = (model_lib.load(p).state_dict() for p in (a, b))
+    for name, value in mean.items():
+        if value.is_floating_point():
+            assert torch.allclose(value, (wa[name] + wb[name]) / 2, atol=1e-6), name
+    assert "averaged 2" in capsys.readouterr().out
+
+
+def test_average_refuses_different_networks_in_one_line(tmp_path, capsys):
+    a, b = _saved(tmp_path, "a.pt", 0), _saved(tmp_path, "b.pt", 0, head="lab")
+    assert cli.main(["average", a, b, "-o", str(tmp_path / "ab.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "different network" in err
+    assert not (tmp_path / "ab.pt").exists()
