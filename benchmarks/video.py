@@ -40,47 +40,52 @@ def read_rgb(path: Path, limit: int) -> list[np.ndarray]:
     return frames[: limit or None]
 
 
-def colour_offset(frame: np.ndarray) -> np.ndarray:
-    """A uint8 RGB frame's colour offset from its own gray, float in [-1, 1] (channels sum to 0)."""
-    rgb = frame.astype(np.float32) / 255
-    return rgb - rgb.mean(axis=2, keepdims=True)
+def _flow_and_mask(dis, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each pixel of original frame ``first`` is in ``second`` (x, y maps for ``cv2.remap``),
+    and the pixels whose flow passes the forward-backward check and stays inside the frame."""
+    a, b = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (first, second))
+    fwd, bwd = dis.calc(a, b, None), dis.calc(b, a, None)
+    h, w = a.shape
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = xs + fwd[..., 0], ys + fwd[..., 1]
+    back = cv2.remap(bwd, mx, my, cv2.INTER_LINEAR)
+    ok = np.sum((fwd + back) ** 2, axis=2) < 0.01 * (np.sum(fwd**2, 2) + np.sum(back**2, 2)) + 0.5
+    ok &= (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+    return mx, my, ok
 
 
-def warping_error(outputs: list[np.ndarray], originals: list[np.ndarray]) -> float:
-    """Lai et al.'s E_warp: mean over frames of the masked mean squared difference of O_t and warped
-    O_{t+1}, the flow and its occlusion mask taken from the original frames. ``outputs``: uint8 RGB
-    frames, or float frames already on the 0-1 scale."""
+def warping_errors(films: dict[str, list[np.ndarray]], originals: list[np.ndarray]) -> dict[str, tuple]:
+    """Lai et al.'s E_warp of each uint8 RGB film, and of its colour offset alone: the mean over frames
+    of the masked mean squared difference (0-1 scale) of O_t and warped O_{t+1}, the flow and its
+    occlusion mask taken once per frame pair from the original frames."""
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    errors = []
-    for t in range(len(outputs) - 1):
-        a, b = (cv2.cvtColor(originals[k], cv2.COLOR_RGB2GRAY) for k in (t, t + 1))
-        fwd, bwd = dis.calc(a, b, None), dis.calc(b, a, None)
-        h, w = a.shape
-        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        mx, my = xs + fwd[..., 0], ys + fwd[..., 1]
-        back = cv2.remap(bwd, mx, my, cv2.INTER_LINEAR)
-        ok = np.sum((fwd + back) ** 2, axis=2) < 0.01 * (np.sum(fwd**2, 2) + np.sum(back**2, 2)) + 0.5
-        ok &= (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-        now, later = (_unit(outputs[k]) for k in (t, t + 1))
-        diff = ((now - cv2.remap(later, mx, my, cv2.INTER_LINEAR)) ** 2).sum(axis=2)
-        errors.append(float(diff[ok].mean()) if ok.any() else 0.0)
-    return float(np.mean(errors))
+    errors: dict[str, list] = {name: [] for name in films}
+    for t in range(len(originals) - 1):
+        mx, my, ok = _flow_and_mask(dis, originals[t], originals[t + 1])
+        for name, frames in films.items():
+            now, later = (frames[k].astype(np.float32) / 255 for k in (t, t + 1))
+            diff = now - cv2.remap(later, mx, my, cv2.INTER_LINEAR)
+            colour = diff - diff.mean(axis=2, keepdims=True)  # the part orthogonal to (1, 1, 1)
+            errors[name].append(
+                [float((d**2).sum(axis=2)[ok].mean()) if ok.any() else 0.0 for d in (diff, colour)]
+            )
+    return {name: tuple(np.mean(e, axis=0)) for name, e in errors.items()}
 
 
-def _unit(frame: np.ndarray) -> np.ndarray:
-    return frame.astype(np.float32) / 255 if frame.dtype == np.uint8 else frame.astype(np.float32)
-
-
-def throughput(colorizer: Colorizer, path: Path, steady: Steady | None, limit: int) -> float:
+def throughput(colorizer: Colorizer, path: Path, steady: Steady | None, limit: int, runs: int = 3) -> float:
+    """Frames per second of ``colorize_video`` (decode, colour, H.264 encode), median of ``runs``."""
     end = None
     if limit:
         with av.open(str(path)) as c:
             s = c.streams.video[0]
             end = limit / float(s.average_rate)
-    with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        n = colorize_video(colorizer, path, Path(tmp) / "out.mp4", steady=steady, end=end)
-        return n / (time.perf_counter() - t)
+    rates = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            n = colorize_video(colorizer, path, Path(tmp) / "out.mp4", steady=steady, end=end)
+            rates.append(n / (time.perf_counter() - t))
+    return float(np.median(rates))
 
 
 def main() -> None:
@@ -91,6 +96,7 @@ def main() -> None:
     p.add_argument(
         "--backbone", choices=BUNDLED, default=BUNDLED[0], help="bundled model (default: %(default)s)"
     )
+    p.add_argument("--runs", type=int, default=3, help="timed runs per mode, median reported (default: 3)")
     p.add_argument("--no-speed", action="store_true", help="skip the end-to-end timing")
     p.add_argument("--strip", type=Path, help="write a strip of frames: gray | per-frame | video | original")
     a = p.parse_args()
@@ -102,22 +108,19 @@ def main() -> None:
         originals = read_rgb(path, a.frames)
         lights = [metrics.gray(f) for f in originals]
         gray = [np.repeat((x * 255).round().astype(np.uint8)[..., None], 3, 2) for x in lights]
-        for name, frames in (("the originals", originals), ("gray (the lightness alone)", gray)):
-            e, c = (warping_error(f, originals) for f in (frames, [colour_offset(x) for x in frames]))
-            print(f"| {path.name} | {name} | {1e3 * e:.3f} | {1e3 * c:.3f} | | |", flush=True)
         modes = {"per frame": None} | {f"video mode (carry {c:g})": Steady(carry=c) for c in a.carry}
-        shown = {}
-        for name, steady in modes.items():
-            outs = list(colorize_frames(colorizer, lights, steady))
-            shown[name] = outs
-            e, c = (warping_error(f, originals) for f in (outs, [colour_offset(x) for x in outs]))
-            psnr = np.mean([metrics.psnr(o, r) for o, r in zip(outs, originals, strict=True)])
-            fps = "" if a.no_speed else f"{throughput(colorizer, path, steady, a.frames):.1f}"
-            print(
-                f"| {path.name} ({len(outs)} frames) | {name} | {1e3 * e:.3f} | {1e3 * c:.3f} | {psnr:.2f} "
-                f"| {fps} |",
-                flush=True,
-            )
+        shown = {name: list(colorize_frames(colorizer, lights, steady)) for name, steady in modes.items()}
+        films = {"the originals": originals, "gray (the lightness alone)": gray} | shown
+        for name, (e, c) in warping_errors(films, originals).items():
+            psnr = fps = ""
+            if name in modes:
+                psnr = np.mean([metrics.psnr(o, r) for o, r in zip(films[name], originals, strict=True)])
+                psnr = f"{psnr:.2f}"
+                fps = (
+                    "" if a.no_speed else f"{throughput(colorizer, path, modes[name], a.frames, a.runs):.1f}"
+                )
+            row = f"| {path.name} ({len(originals)} frames) | {name} | {1e3 * e:.3f} | {1e3 * c:.3f} | {psnr}"
+            print(f"{row} | {fps} |", flush=True)
         if a.strip:
             from autocolor.evaluate import contact_sheet
 
