@@ -1,6 +1,6 @@
 """Colour histograms: binning, training targets, the KL loss, and every decoding method.
 
-A *head* predicts one or more histograms per pixel. Three kinds are supported (method.md section 2):
+A *head* predicts one or more histograms per pixel, or a colour. Four kinds (method.md section 2):
 
 * ``hue-chroma``: 32 uniform bins of HSV hue and 32 of chroma (the released model);
 * ``lab``: 32 bins each of CIE a and b, at Gaussian quantiles (sigma = 25);
