@@ -207,6 +207,7 @@ def test_a_signal_while_writing_leaves_no_temporary_file(tmp_path, sig, code):
         textwrap.dedent(f"""
         import os, signal, sys, time
         from autocolor import cli, io
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job inherits it ignored
         real = io.png.write_png
         def slow(*a, **k):
             real(*a, **k)
