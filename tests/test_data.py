@@ -74,7 +74,7 @@ def fake_packages(tmp_path, monkeypatch):
             doc = root / "usr/share/doc" / name / "copyright"
             doc.parent.mkdir(parents=True, exist_ok=True)
             doc.write_text(
-                "Files: *\nCopyright: Someone\nLicense: GPL-2+\n\n"
+                "Files: *\nCopyright: Someone\nLicense: GPL-2+\n This package is free software...\n\n"
                 "Files: 16.04/Bridge_by_Sander_Klootwijk.jpg\nCopyright: 2018. Sander Klootwijk\n"
                 "License: CC-BY-SA-4.0\n\n"
                 "Files: src/activities/erase/resource/*\nCopyright: A photographer\nLicense: CC0-1.0\n"
@@ -97,7 +97,7 @@ def test_fetch_builds_splits_and_manifest(tmp_path, fake_packages):
     bridge = next(r for r in rows if "Bridge_by" in r["path"])
     assert bridge["licence"] == "CC-BY-SA-4.0" and "Klootwijk" in bridge["copyright"]
     other = next(r for r in rows if r["package"] == "mate-backgrounds")
-    assert other["licence"] == "GPL-2+"
+    assert other["licence"] == "GPL-2+"  # the short name, not the licence's text
     with Image.open(dest / "train" / "kphotoalbum" / "sample.jpg") as im:
         assert im.size == (20, 40)  # stored rotation applied
     assert {r["split"] for r in rows} == {"train", "val", "eval"}

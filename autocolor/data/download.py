@@ -26,7 +26,15 @@ from PIL import Image
 from . import containers
 from .sources import SOURCES, SPLITS, Source
 
-WHEEL_LICENCES = {"scikit-image": ("BSD-3-Clause / public domain (see skimage/data/README.txt)", "")}
+WHEEL_LICENCES = {
+    "scikit-image": ("BSD-3-Clause / public domain (see skimage/data/README.txt)", ""),
+    "gradio": ("Apache-2.0 (the package's; the photos state no licence of their own)", ""),
+    "matplotlib": ("public domain (U.S. Navy photograph)", "Grace Hopper, official portrait"),
+    "scikit-learn": (
+        "CC-BY-2.0",
+        "danielbuechele (china.jpg), vultilion (flower.jpg) on Flickr; sklearn/datasets/images/README.txt",
+    ),
+}
 MANIFEST_FIELDS = ("file", "split", "package", "path", "licence", "copyright", "bytes", "sha256")
 
 
@@ -96,7 +104,7 @@ def debian_licences(root: Path, package: str) -> list[tuple[list[str], str, str]
             if m:
                 key = m.group(1).lower()
                 fields[key] = m.group(2).strip()
-            elif key and line.startswith((" ", "\t")):
+            elif key and key != "license" and line.startswith((" ", "\t")):  # a licence's text
                 fields[key] += " " + line.strip()
         if "files" in fields and "license" in fields:
             out.append((fields["files"].split(), fields["license"], fields.get("copyright", "")))

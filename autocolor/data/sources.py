@@ -46,6 +46,32 @@ _LXQT_PHOTOS = (
     "this-is-not-windows.jpg",
 )  # the others are art
 
+_GIMP = "usr/share/gimp/2.0/help/en/images/"
+_GIMP_PHOTOS = (
+    "filters/examples/taj_orig.jpg",
+    "filters/examples/distort/spherize-ex-orig.jpg",
+    "filters/examples/kvitveis-orig.png",
+    "filters/examples/light-and-shadow/vignette-ex-orig.jpg",
+    "filters/examples/map/little_planet-origin.jpg",
+    "filters/examples/map/pan-project-origin.jpg",
+    "filters/examples/blur/mean_curvature-ex-1.jpg",
+    "filters/examples/2zinnias.png",
+    "filters/examples/cosmos-1.png",
+    "using/duck_orig.png",
+    "using/keyfob_orig.png",
+    "using/threshold-orig.png",
+    "tool-options/lockbrush-orig.png",
+    "menus/colors/desaturate/colors-desaturate-original-sunflower.png",
+    "menus/colors/desaturate/colors-desaturate-original-red-globe.png",
+    "tutorials/quickie-flip-example-horizontal.jpg",
+    "tutorials/quickie-jpeg-100.jpg",
+    "tutorials/quickie-rotate-example-source.jpg",
+    "tutorials/quickie-crop-example-source.jpg",
+    "tutorials/quickie-remove-background-source.jpg",
+    "tutorials/tone-mapping/apple-orchard-truck-from-camera.jpg",
+    "tutorials/tone-mapping/power-lines.jpg",
+)  # the manual's unedited example photos; the rest are filter results, dialogs and art
+
 
 def _listed(name: str, prefix: str) -> tuple[str, ...]:
     """Paths listed one per line in ``lists/NAME`` (``#`` comments), under ``prefix``."""
@@ -152,6 +178,29 @@ SOURCES = (
         tuple(f"usr/share/lxqt/wallpapers/{n}" for n in _LXQT_PHOTOS),
         stated=("CC-BY-SA-3.0", "2022 LXQt Project Team; photos by stefonarch (wallpapers/License)"),
     ),
+    Source(
+        "gimp-help-en",
+        "train",
+        tuple(_GIMP + n for n in _GIMP_PHOTOS),
+        licence="GFDL-NIV-1.2+",  # stated by gimp-help-common, where this package's doc folder points
+    ),
+    Source(
+        "stellarium-data",
+        "train",
+        tuple(
+            f"usr/share/stellarium/landscapes/{n}"
+            for n in ("guereins/guereins*.png", "hurricane/hurricane*.png")
+        ),
+        exclude=("*-lgt.png",),  # a light map, not a photo
+    ),
+    Source(
+        "gradio==6.31.0",
+        "train",
+        tuple(f"gradio/media_assets/images/{n}" for n in ("cheetah.jpg", "lion.jpg", "tower.jpg")),
+        "wheel",
+    ),  # groot.jpeg is a film render
+    Source("matplotlib==3.11.2", "train", ("matplotlib/mpl-data/sample_data/grace_hopper.jpg",), "wheel"),
+    Source("scikit-learn==1.9.1", "train", ("sklearn/datasets/images/*.jpg",), "wheel"),
     # validation: whole sub-collections that share no scene with training or evaluation
     Source("gcompris-qt-data", "val", (_GC.format("erase", "*.webp"),)),
     Source(
