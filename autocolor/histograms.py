@@ -35,6 +35,8 @@ HEADS: dict[str, tuple[tuple[str, int], ...]] = {
 }
 VALUES = frozenset({"ab-value"})  # outputs that are values, not histogram logits
 AB_SCALE = 100.0  # the L2 head's outputs are (a, b) / AB_SCALE
+CIRCULAR = frozenset({"hue"})  # histograms of an angle: neighbours wrap around
+SOFTENED = ("hue-chroma", "lab")  # heads whose histograms are one-dimensional
 
 CHROMA_METHODS = ("median", "median-interp", "expectation", "mode", "q75", "pixelwise", "once")
 HUE_METHODS = ("expectation-cf", "expectation", "mode", "median", "pixelwise", "once")
@@ -92,21 +94,43 @@ def window_targets(bins: Tensor, k: int, points: Tensor, window: int = 1) -> Ten
     return F.one_hot(idx, k).float().mean(dim=2)
 
 
+def soften(target: Tensor, sigma: float, circular: bool) -> Tensor:
+    """Spread each bin's mass over its neighbours with a Gaussian of ``sigma`` bins (the last dim),
+    wrapping around for a circular quantity (hue); mass is kept. ``sigma = 0`` changes nothing."""
+    if sigma <= 0:
+        return target
+    k = target.shape[-1]
+    i = torch.arange(k, device=target.device, dtype=target.dtype)
+    d = (i[:, None] - i[None, :]).abs()
+    if circular:
+        d = torch.minimum(d, k - d)
+    spread = torch.exp(-0.5 * (d / sigma) ** 2)
+    return target @ (spread / spread.sum(dim=1, keepdim=True))  # row j: where bin j's mass goes
+
+
 def ab_values(rgb: Tensor) -> Tensor:
     """CIE (a, b) / ``AB_SCALE`` of colours ``rgb`` (..., 3, H, W), as (..., 2, H, W)."""
     return color.rgb_to_lab(rgb)[..., 1:, :, :] / AB_SCALE
 
 
-def point_targets(rgb: Tensor, head: str, points: Tensor, window: int = 1) -> dict[str, Tensor]:
+def point_targets(
+    rgb: Tensor, head: str, points: Tensor, window: int = 1, sigma: float = 0.0
+) -> dict[str, Tensor]:
     """Training targets at integer ``points`` (P, 2 as y, x) of one image ``rgb`` (3, H, W): each
-    histogram's ``window_targets`` (P, K), or for ``lab-l2`` the window's mean (a, b) / 100 (P, 2)."""
+    histogram's ``window_targets`` (P, K), softened over ``sigma`` neighbouring bins, or for
+    ``lab-l2`` the window's mean (a, b) / 100 (P, 2)."""
     if head == "lab-l2":
         r = window // 2
         ab = F.avg_pool2d(ab_values(rgb)[None], 2 * r + 1, 1, r, count_include_pad=False)[0]
         return {"ab-value": ab[:, points[:, 0], points[:, 1]].T}
     sizes = dict(HEADS[head])
     bins = bin_indices(rgb, head)
-    return {n: window_targets(b[None], sizes[n], points[None], window)[0] for n, b in bins.items()}
+    if sigma > 0 and head not in SOFTENED:
+        raise ValueError(f"softened targets need one-dimensional histograms ({', '.join(SOFTENED)})")
+    return {
+        n: soften(window_targets(b[None], sizes[n], points[None], window)[0], sigma, n in CIRCULAR)
+        for n, b in bins.items()
+    }
 
 
 def activate(logits: dict[str, Tensor], dim: int = 1) -> dict[str, Tensor]:

@@ -54,6 +54,7 @@ class TrainConfig:
     points: int = 128
     margin: int = 16
     window: int = 7
+    soften: float = 0.0  # Gaussian spread of the targets over neighbouring bins, in bins (0: none)
     cutouts: str = "composite"  # photos with transparency: pasted on other photos, or "mask"
     lightness_weight: bool = True
     rebalance: float = 0.0  # Zhang et al.'s class rebalancing strength (0: off, their 0.5)
@@ -264,7 +265,7 @@ def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.Training
         balance = histograms.rebalancing_weights(data.colour_prior(photos), cfg.rebalance)
     crops = data.TrainingCrops(photos, cfg.head, cfg.crop, (cfg.scale_min, cfg.scale_max), cfg.points,
                                cfg.margin, cfg.window, cfg.seed, cfg.cutouts, degraded=cfg.degrade,
-                               balance=balance)  # fmt: skip
+                               balance=balance, soften=cfg.soften)  # fmt: skip
     return photos, val_photos, crops
 
 
@@ -481,6 +482,8 @@ HELP = {
     "points": "sparse hypercolumn points sampled per crop",
     "margin": "points stay this far from the crop's border",
     "window": "targets are the histogram of a window this wide around each point (1: one-hot)",
+    "soften": "spread each target histogram over neighbouring bins with a Gaussian of this many bins "
+    "(hue wraps around; 0: none)",
     "cutouts": "photos with transparency: composite (pasted on other training photos) or mask (on "
     "flat gray, every point on the object)",
     "lightness_weight": "weigh the chroma loss by the paper's lightness weight",

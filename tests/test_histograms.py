@@ -143,6 +143,23 @@ def test_window_targets_one_hot_and_neighbourhood():
     assert win[0, 1, 3].item() == pytest.approx(4 / 7)  # columns 5..8 of 2..8
 
 
+def test_softened_targets_keep_mass_and_wrap_only_for_hue():
+    one = torch.zeros(2, 32)
+    one[0, 0] = one[1, 16] = 1
+    assert torch.equal(H.soften(one, 0.0, True), one)
+    hue, chroma = H.soften(one, 1.0, True), H.soften(one, 1.0, False)
+    assert torch.allclose(hue.sum(-1), torch.ones(2)) and torch.allclose(chroma.sum(-1), torch.ones(2))
+    assert hue[0, 31] == pytest.approx(hue[0, 1].item()) and hue[0, 1] > 0.2  # wraps around 0
+    assert chroma[0, 31] == 0 and chroma[0, 1] > hue[0, 1]  # nothing wraps; the edge keeps more
+    assert hue[1].argmax() == 16 and torch.allclose(hue[1], chroma[1])  # away from the ends: alike
+    rgb = torch.rand(3, 16, 16)
+    pts = torch.tensor([[8, 8]])
+    soft = H.point_targets(rgb, "hue-chroma", pts, 1, sigma=1.0)
+    assert (soft["hue"] > 0).sum() > 1 and soft["hue"].sum().item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        H.point_targets(rgb, "lab-joint", pts, 1, sigma=1.0)
+
+
 def test_kl_loss_values():
     t = torch.tensor([[0.25, 0.75]])
     assert H.kl_div(t, torch.log(t)).item() == pytest.approx(0.0, abs=1e-6)

@@ -157,11 +157,12 @@ def test_two_processes_hold_identical_weights(tmp_path, crops):
     assert not (tmp_path / "run" / "rank1").exists()
 
 
-@pytest.mark.parametrize("head", ["lab", "lab-joint", "lab-l2"])
-def test_lab_heads_train_and_colorize(tmp_path, crops, head):
+@pytest.mark.parametrize("head, soften", [("lab", 1.0), ("lab-joint", 0.0), ("lab-l2", 0.0)])
+def test_lab_heads_train_and_colorize(tmp_path, crops, head, soften):
     from autocolor import Colorizer
 
-    path = train.train(small(tmp_path, crops, steps=2, init="random", head=head, points=16), progress=False)
+    cfg = small(tmp_path, crops, steps=2, init="random", head=head, points=16, soften=soften)
+    path = train.train(cfg, progress=False)
     out = Colorizer.load(path).colorize(np.random.default_rng(0).random((40, 50)).astype(np.float32))
     assert out.shape == (40, 50, 3)
 

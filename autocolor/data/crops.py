@@ -126,7 +126,8 @@ class TrainingCrops(Dataset):
 
     ``degraded``: the share of crops whose gray input (never the targets) is blurred, compressed or
     grainy (``degrade``); ``balance``: a weight per colour class (``histograms.rebalancing_weights``),
-    giving each point a ``weight``.
+    giving each point a ``weight``; ``soften``: targets spread over neighbouring bins by a Gaussian of
+    this many bins (``histograms.soften``).
     """
 
     def __init__(
@@ -143,6 +144,7 @@ class TrainingCrops(Dataset):
         object_scale=(0.4, 0.95),
         degraded: float = 0.0,
         balance: torch.Tensor | None = None,
+        soften: float = 0.0,
     ):
         self.photos = list(photos)
         if not self.photos:
@@ -152,9 +154,11 @@ class TrainingCrops(Dataset):
         self.head, self.crop, self.scale = head, crop, scale
         self.points, self.margin, self.window, self.seed = points, margin, window, seed
         self.cutouts, self.object_scale = cutouts, object_scale
-        self.degraded, self.balance = degraded, balance
+        self.degraded, self.balance, self.soften = degraded, balance, soften
         if head not in histograms.HEADS:
             raise ValueError(f"unknown head {head!r}; choose from {', '.join(histograms.HEADS)}")
+        if soften < 0 or (soften and head not in histograms.SOFTENED):
+            raise ValueError(f"soften must be >= 0, and applies to {', '.join(histograms.SOFTENED)} heads")
         self.is_cutout = [is_cutout(p) for p in self.photos]
         self.backgrounds = [p for p, c in zip(self.photos, self.is_cutout, strict=True) if not c]
         if cutouts == "composite" and any(self.is_cutout) and not self.backgrounds:
@@ -239,7 +243,7 @@ class TrainingCrops(Dataset):
         gray = degrade(light, g) if torch.rand(1, generator=g) < self.degraded else light
         py, px = pts[:, 0], pts[:, 1]
         hue, chroma = (v[:, 0] for v in color.hue_chroma(rgb[:, py, px, None]))  # at the points only
-        targets = histograms.point_targets(rgb, self.head, pts, self.window)
+        targets = histograms.point_targets(rgb, self.head, pts, self.window, self.soften)
         item = {
             "gray": gray[None],
             "points": pts.float() + 0.5,  # pixel centres, continuous coordinates
