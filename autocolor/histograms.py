@@ -94,6 +94,13 @@ def window_targets(bins: Tensor, k: int, points: Tensor, window: int = 1) -> Ten
     return F.one_hot(idx, k).float().mean(dim=2)
 
 
+def check_soften(head: str, sigma: float) -> None:
+    """Raise unless targets of ``head`` can be softened by ``sigma`` bins (0: always)."""
+    if sigma < 0 or (sigma > 0 and head not in SOFTENED):
+        raise ValueError(f"soften must be >= 0; softened targets need one-dimensional histograms "
+                         f"({', '.join(SOFTENED)}), not {head!r}")  # fmt: skip
+
+
 def soften(target: Tensor, sigma: float, circular: bool) -> Tensor:
     """Spread each bin's mass over its neighbours with a Gaussian of ``sigma`` bins (the last dim),
     wrapping around for a circular quantity (hue); mass is kept. ``sigma = 0`` changes nothing."""
@@ -119,14 +126,13 @@ def point_targets(
     """Training targets at integer ``points`` (P, 2 as y, x) of one image ``rgb`` (3, H, W): each
     histogram's ``window_targets`` (P, K), softened over ``sigma`` neighbouring bins, or for
     ``lab-l2`` the window's mean (a, b) / 100 (P, 2)."""
+    check_soften(head, sigma)
     if head == "lab-l2":
         r = window // 2
         ab = F.avg_pool2d(ab_values(rgb)[None], 2 * r + 1, 1, r, count_include_pad=False)[0]
         return {"ab-value": ab[:, points[:, 0], points[:, 1]].T}
     sizes = dict(HEADS[head])
     bins = bin_indices(rgb, head)
-    if sigma > 0 and head not in SOFTENED:
-        raise ValueError(f"softened targets need one-dimensional histograms ({', '.join(SOFTENED)})")
     return {
         n: soften(window_targets(b[None], sizes[n], points[None], window)[0], sigma, n in CIRCULAR)
         for n, b in bins.items()

@@ -157,8 +157,7 @@ class TrainingCrops(Dataset):
         self.degraded, self.balance, self.soften = degraded, balance, soften
         if head not in histograms.HEADS:
             raise ValueError(f"unknown head {head!r}; choose from {', '.join(histograms.HEADS)}")
-        if soften < 0 or (soften and head not in histograms.SOFTENED):
-            raise ValueError(f"soften must be >= 0, and applies to {', '.join(histograms.SOFTENED)} heads")
+        histograms.check_soften(head, soften)  # here, not first in a data-loading worker
         self.is_cutout = [is_cutout(p) for p in self.photos]
         self.backgrounds = [p for p, c in zip(self.photos, self.is_cutout, strict=True) if not c]
         if cutouts == "composite" and any(self.is_cutout) and not self.backgrounds:
