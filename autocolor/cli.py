@@ -30,7 +30,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import __version__, io
-from .histograms import CHROMA_METHODS, DEFAULT_PARAM, HUE_METHODS, DecodeParam
+from .histograms import BOOST, CHROMA_METHODS, DEFAULT_PARAM, FADE, HUE_METHODS, DecodeParam
 from .model import CheckpointError
 from .pipeline import BUNDLED, DEFAULT_BACKBONE
 
@@ -65,6 +65,18 @@ def _number(low: float, high: float = math.inf, integer: bool = False, low_open:
     return parse
 
 
+def _fade(text: str) -> tuple[float, float]:
+    """``LO,HI`` with 0 <= LO < HI <= 1."""
+    parts = text.split(",")
+    try:
+        lo, hi = (float(v) for v in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI such as 0.2,0.96, got {text!r}") from None
+    if not 0 <= lo < hi <= 1:
+        raise argparse.ArgumentTypeError(f"needs 0 <= LO < HI <= 1, got {text}")
+    return lo, hi
+
+
 def _hint(text: str):
     from .evidence.hints import HintError, parse  # imports torch: only when hints are given
 
@@ -80,6 +92,39 @@ def _param(text: str) -> str:
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return text
+
+
+def add_decoding_flags(p: argparse.ArgumentParser) -> None:
+    """``--param``, ``--boost``, ``--fade`` and ``--temperature``: how histograms become colours."""
+    p.add_argument(
+        "-p",
+        "--param",
+        type=_param,
+        default=DEFAULT_PARAM,
+        metavar="CHROMA:HUE",
+        help=f"decoding (default {DEFAULT_PARAM}); chroma: {', '.join(CHROMA_METHODS)}; "
+        f"hue: {', '.join(HUE_METHODS)}",
+    )
+    p.add_argument(
+        "--boost",
+        type=_number(0),
+        default=BOOST,
+        help=f"saturation multiplier of the network's colours; hints keep theirs (default {BOOST:g})",
+    )
+    p.add_argument(
+        "--fade",
+        type=_fade,
+        default=FADE,
+        metavar="LO,HI",
+        help="chromatic fading: chroma 0 where the hue guesses agree less than LO (resultant length), "
+        f"full from HI; the released tool's is 0,0.96 (default {FADE[0]:g},{FADE[1]:g})",
+    )
+    p.add_argument(
+        "--temperature",
+        type=_number(0, low_open=True),
+        default=1.0,
+        help="annealed-mean temperature; below 1 sharpens the histograms (default 1: off)",
+    )
 
 
 def colorize_parser() -> argparse.ArgumentParser:
@@ -112,15 +157,7 @@ def colorize_parser() -> argparse.ArgumentParser:
         help="processing size as in autocolorize: "
         "shorter side size/2, longer side at most size-12, never upscaled (default 512)",
     )
-    p.add_argument(
-        "-p",
-        "--param",
-        type=_param,
-        default=DEFAULT_PARAM,
-        metavar="CHROMA:HUE",
-        help=f"decoding (default {DEFAULT_PARAM}); chroma: {', '.join(CHROMA_METHODS)}; "
-        f"hue: {', '.join(HUE_METHODS)}",
-    )
+    add_decoding_flags(p)
     p.add_argument(
         "--hint",
         action="append",
@@ -143,13 +180,6 @@ def colorize_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a colour photo whose colours are taken where its content matches (same place, same "
         "kind of thing); repeat for several (default: none)",
-    )
-    p.add_argument("--boost", type=_number(0), default=1.0, help="saturation multiplier (default 1.0)")
-    p.add_argument(
-        "--temperature",
-        type=_number(0, low_open=True),
-        default=1.0,
-        help="annealed-mean temperature; below 1 sharpens the histograms (default 1: off)",
     )
     p.add_argument(
         "--upsample",
@@ -274,8 +304,9 @@ def _colorizer(args: argparse.Namespace):
     """The bundled or ``--weights`` model with the decoding the flags ask for."""
     from .pipeline import Colorizer
 
-    opts = dict(size=args.size, param=args.param, boost=args.boost, temperature=args.temperature,
-                device=args.device, guided=args.upsample == "guided", seed=args.seed)  # fmt: skip
+    opts = dict(size=args.size, param=args.param, boost=args.boost, fade=args.fade,
+                temperature=args.temperature, device=args.device, guided=args.upsample == "guided",
+                seed=args.seed)  # fmt: skip
     if args.weights:
         colorizer = Colorizer.load(args.weights, **opts)
     else:

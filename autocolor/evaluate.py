@@ -22,7 +22,6 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import data, io, metrics
-from .histograms import DEFAULT_PARAM
 
 METRICS = metrics.ALL
 
@@ -201,6 +200,8 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
 
 
 def parser() -> argparse.ArgumentParser:
+    from .cli import add_decoding_flags
+
     p = argparse.ArgumentParser(
         prog="autocolor evaluate",
         description="The paper's metrics (PSNR, RMSE in alpha-beta, AuC of the ab error, colourfulness, "
@@ -218,12 +219,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-s", "--size", type=int, default=512, help="processing size, as autocolor's --size (default 512)"
     )
-    p.add_argument(
-        "-p",
-        "--param",
-        default=DEFAULT_PARAM,
-        help=f"decoding CHROMA:HUE, as autocolor's --param (default {DEFAULT_PARAM})",
-    )
+    add_decoding_flags(p)  # as autocolor's
     p.add_argument(
         "--gray",
         choices=("mean", "luma"),
@@ -254,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     from .pipeline import ModelNotAvailable
 
     try:
-        methods = build_methods(args.weights, size=args.size, param=args.param, device=args.device)
+        decoding = dict(param=args.param, boost=args.boost, fade=args.fade, temperature=args.temperature)
+        methods = build_methods(args.weights, size=args.size, device=args.device, **decoding)
     except (CheckpointError, ModelNotAvailable, ValueError) as err:
         print(f"autocolor evaluate: error: {err}", file=sys.stderr)
         return 2

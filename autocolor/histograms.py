@@ -25,7 +25,12 @@ from . import color
 LAB_SIGMA = 25.0
 HUE_WEIGHT = 5.0  # lambda_H, "roughly the inverse expectation of y_C"
 FADE_ETA = 0.03  # chromatic fading threshold on |mean_k p_k e^{i theta_k}| (released convention)
-FADE = (0.0, 32 * FADE_ETA)  # the same as a ramp on the resultant length R: factor 0 at R = 0, 1 from 0.96
+TOOL_FADE = (0.0, 32 * FADE_ETA)  # the same as a ramp on the resultant length R: 0 at R = 0, 1 from 0.96
+# The defaults, calibrated on the validation photos for model 0.4 (docs/training.md, "Decoding"): the
+# most PSNR that keeps colourfulness at 55 % of the originals' (issue 11). Unsure pixels (hue guesses
+# that cancel, R < FADE[0]) go gray; the network's sure colours are boosted.
+FADE = (0.2, 32 * FADE_ETA)
+BOOST = 1.2
 
 HEADS: dict[str, tuple[tuple[str, int], ...]] = {
     "hue-chroma": (("hue", 32), ("chroma", 32)),
@@ -208,12 +213,12 @@ class DecodeParam:
     chroma: str = "median"
     hue: str = "expectation-cf"
     temperature: float = 1.0  # annealed mean: p ** (1/T), renormalised (1 = off)
-    boost: float = 1.0  # saturation boost: chroma multiplier
+    boost: float = BOOST  # saturation boost: the network's chroma multiplier (not steered cells')
     fade: tuple[float, float] = FADE  # chromatic fading's ramp on the hue resultant length R
 
     @classmethod
     def parse(
-        cls, param: str | None = None, temperature: float = 1.0, boost: float = 1.0, fade=FADE
+        cls, param: str | None = None, temperature: float = 1.0, boost: float = BOOST, fade=FADE
     ) -> DecodeParam:
         """Parse ``"chroma:hue"`` (either part may be empty for its default); ``fade`` = (lo, hi):
         ``expectation-cf`` scales chroma by 0 where R <= lo, rising linearly to 1 at R >= hi."""
@@ -306,8 +311,8 @@ def decode_hue(
     """(hue in [0, 1), chroma factor in [0, 1]) from hue histograms p (N, K, ...).
 
     ``expectation-cf`` is the circular mean with chromatic fading: the factor rises linearly from 0
-    at resultant length R = ``fade[0]`` to 1 at ``fade[1]``. The default is the released tool's
-    min(|z| / eta, 1) with z = mean_k p_k e^{i theta_k} and eta = 0.03, i.e. min(R / 0.96, 1) for
+    at resultant length R = ``fade[0]`` to 1 at ``fade[1]``. The released tool's ramp (``TOOL_FADE``)
+    is min(|z| / eta, 1) with z = mean_k p_k e^{i theta_k} and eta = 0.03, i.e. min(R / 0.96, 1) for
     K = 32. Other methods return a factor of 1.
     """
     k = p.shape[1]
@@ -333,12 +338,15 @@ def decode(
     param: DecodeParam,
     light: Tensor,
     gen: torch.Generator | None = None,
+    steered: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """(hue, chroma), each (N, ...), from one head's probabilities (N, K, ...).
 
     ``light`` (N, ...) is the lightness at the same pixels; the Lab heads need it to turn
-    a, b into hue and chroma. Lab heads are always decoded by expectation (the paper's choice);
-    the L2 head's values are the colour itself (temperature does not apply).
+    a, b into hue and chroma. ``steered`` (N, ...) in [0, 1]: the weight of hints and references
+    fused into each pixel's histograms; the boost applies to the rest (the network's own guess),
+    so that a picked colour decodes as picked. Lab heads are always decoded by expectation (the
+    paper's choice); the L2 head's values are the colour itself (temperature does not apply).
     """
     probs = {n: p if n in VALUES else anneal(p, param.temperature) for n, p in probs.items()}
     if "hue" in probs:
@@ -358,4 +366,5 @@ def decode(
         grey_l = color.rgb_to_lab(light.unsqueeze(-3).expand(*light.shape[:-2], 3, *light.shape[-2:]))
         rgb = color.lab_to_rgb(torch.stack([grey_l[..., 0, :, :], a, b], dim=-3))
         hue, chroma = color.hue_chroma(rgb)
-    return hue, chroma * param.boost
+    boost = param.boost if steered is None else 1 + (param.boost - 1) * (1 - steered)
+    return hue, chroma * boost

@@ -107,7 +107,8 @@ class Prediction:
     ``light`` is the lightness on the same grid. ``scale`` maps full-resolution pixel
     coordinates to processed ones (y, x); cell (i, j) is centred at processed (4i + 2, 4j + 2).
     ``features`` (1, D, h, w): what the network sees at each cell (``project_features``), so that
-    hints and references can be placed without running the network again.
+    hints and references can be placed without running the network again. ``steered`` (1, h, w):
+    the weight of the hints and references fused into each cell (None: the network's own guess).
     """
 
     probs: dict[str, Tensor]
@@ -116,6 +117,7 @@ class Prediction:
     image_size: tuple[int, int]
     grid_stride: int
     features: Tensor | None = None
+    steered: Tensor | None = None
 
     def cell(self, y: float, x: float) -> tuple[int, int]:
         """The grid cell (row, column) holding full-resolution pixel (y, x), clamped to the grid."""
@@ -143,6 +145,13 @@ class Prediction:
         point = self.read(torch.tensor([[float(y)]]), torch.tensor([[float(x)]]))
         return {n: p[0, :, 0] for n, p in point.items()}
 
+    def steered_at(self, y: float, x: float) -> float:
+        """The weight of hints and references at full-resolution pixel (y, x): 0 (none) to 1."""
+        if self.steered is None:
+            return 0.0
+        ys, xs = torch.tensor([[float(y)]]), torch.tensor([[float(x)]])
+        return float(self.read(ys, xs, {"w": self.steered[:, None]})["w"].flatten()[0])
+
 
 class Colorizer:
     """Colorize photos with a hypercolumn model.
@@ -153,8 +162,10 @@ class Colorizer:
 
     ``size``: the original tool's ``--size`` (multiple of 32; shorter side size/2, longer side at
     most size - 12, never upscaled). ``param``: ``"chroma:hue"`` decoding; ``boost``: chroma
-    multiplier; ``temperature``: annealed-mean temperature; ``guided``: edge-aware colour
-    upsampling (False: plain bilinear); ``seed``: for the sampling decoders.
+    multiplier of the network's own colours; ``fade``: chromatic fading's ramp (lo, hi) on the hue
+    resultant length (defaults calibrated on validation, see ``histograms.FADE``); ``temperature``:
+    annealed-mean temperature; ``guided``: edge-aware colour upsampling (False: plain bilinear);
+    ``seed``: for the sampling decoders.
     """
 
     def __init__(
@@ -162,8 +173,9 @@ class Colorizer:
         net: model_lib.HypercolumnColorizer,
         size: int = 512,
         param: str | None = None,
-        boost: float = 1.0,
+        boost: float = histograms.BOOST,
         temperature: float = 1.0,
+        fade: tuple[float, float] = histograms.FADE,
         device: str = "auto",
         guided: bool = True,
         guide_radius: int = 2,
@@ -177,7 +189,7 @@ class Colorizer:
         self.device = pick_device(device)
         self.net = net.eval().to(self.device)
         self.size = size
-        self.decode_param = DecodeParam.parse(param, temperature, boost)
+        self.decode_param = DecodeParam.parse(param, temperature, boost, fade)
         self.guided, self.guide_radius, self.guide_eps, self.seed = guided, guide_radius, guide_eps, seed
         self.spread, self.match = spread, match
 
@@ -231,7 +243,7 @@ class Colorizer:
     def _offset_grid(self, pred: Prediction, param: DecodeParam) -> Tensor:
         """Decoded colour on the grid as its offset from gray (1, 2, h, w), see ``color.colour_offset``."""
         gen = torch.Generator().manual_seed(self.seed)
-        hue, chroma = histograms.decode(pred.probs, param, pred.light, gen)
+        hue, chroma = histograms.decode(pred.probs, param, pred.light, gen, pred.steered)
         return color.colour_offset(hue, chroma)
 
     @torch.inference_mode()

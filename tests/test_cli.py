@@ -190,11 +190,20 @@ def test_an_unexpected_error_on_one_file_does_not_stop_the_batch(
 
 def test_non_finite_and_out_of_range_options_are_refused(checkpoint, astronaut, capsys):
     for bad in (["--boost", "inf"], ["--boost", "nan"], ["--temperature", "0"], ["--quality", "1000"],
-                ["--quality", "-5"], ["--max-pixels", "0"]):  # fmt: skip
+                ["--quality", "-5"], ["--max-pixels", "0"], ["--fade", "0.5,0.2"], ["--fade", "nan,1"],
+                ["--fade", "0.2"]):  # fmt: skip
         with pytest.raises(SystemExit) as e:
             run(astronaut, "-w", checkpoint, *bad)
         assert e.value.code == 2, bad
         assert bad[0] in capsys.readouterr().err
+
+
+def test_the_released_tools_decoding_is_a_flag_away(checkpoint, astronaut, tmp_path):
+    tool, default = tmp_path / "tool.png", tmp_path / "default.png"
+    assert run(astronaut, "-w", checkpoint, "-o", tool, "--fade", "0,0.96", "--boost", "1") == 0
+    assert run(astronaut, "-w", checkpoint, "-o", default) == 0
+    a, b = (np.asarray(Image.open(f), np.int16) for f in (tool, default))
+    assert a.shape == b.shape and np.abs(a - b).max() > 0  # the flags reach the decoding
 
 
 @pytest.mark.parametrize("sig,code", [("SIGTERM", 143), ("SIGINT", 130)])

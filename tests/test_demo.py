@@ -62,19 +62,21 @@ def test_decoding_controls_reuse_the_histograms(models, photo_dir, tmp_path, mon
     calls = []
     real = net.dense_with_features
     monkeypatch.setattr(net, "dense_with_features", lambda x: calls.append(x.shape) or real(x))
-    demo.run(session, models, demo.Settings("test", boost=1.0))
-    demo.write_downloads(session, models, demo.Settings("test", boost=1.0), tmp_path)
+    plain = demo.Settings("test", boost=1.0, fade=False)  # the untrained test model's hues: no fading
+    demo.run(session, models, plain)
+    demo.write_downloads(session, models, plain, tmp_path)
     assert len(calls) == 1
     entry = session.current()
     before, path = entry.colorized.copy(), entry.download
     with Image.open(path) as im:
         first = np.asarray(im)
-    demo.redecode(session, models, demo.Settings("test", boost=3.0))
+    demo.redecode(session, models, demo.Settings("test", boost=3.0, fade=False))
     assert entry.download is None  # stale until written again
-    demo.run(session, models, demo.Settings("test", boost=3.0, chroma="q75"))
+    demo.run(session, models, demo.Settings("test", boost=3.0, chroma="q75", fade=False))
     assert len(calls) == 1  # decoding changes: no network
     assert colourfulness(entry.colorized) > colourfulness(before)
-    demo.write_downloads(session, models, demo.Settings("test", boost=3.0, chroma="q75"), tmp_path)
+    vivid = demo.Settings("test", boost=3.0, chroma="q75", fade=False)
+    demo.write_downloads(session, models, vivid, tmp_path)
     assert entry.download == path  # the download is replaced in place
     with Image.open(path) as im:
         assert colourfulness(np.asarray(im)) > colourfulness(first)

@@ -11,6 +11,7 @@ from PIL import Image
 
 from autocolor import Colorizer, Hint, HintError, cli, color
 from autocolor.evidence import hints as H
+from autocolor.histograms import DecodeParam
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +98,22 @@ def test_steering_reuses_the_prediction_and_gives_the_hue_at_its_spot(colorizer,
         assert abs(hue_of(out[420, 250]) - hue_of(rgb)) < 0.05  # within 18 degrees (smoothed with neighbours)
     gray = colorizer.render(colorizer.steer(pred, [Hint(((250.0, 420.0),), (0.5, 0.5, 0.5))]), light)
     assert np.ptp(gray[420, 250]) < 0.02  # a gray hint makes the spot gray
+
+
+def test_boost_saturates_the_networks_colours_but_not_a_hints(colorizer, astronaut):
+    image = Image.open(astronaut)
+    pred = colorizer.predict(image, features=True)
+    steered = colorizer.steer(pred, [Hint(((250.0, 420.0),), (0.6, 0.35, 0.3))])
+    assert steered.steered is not None and pred.steered is None
+    assert steered.steered_at(420, 250) > 0.9 > 0.5 > steered.steered_at(20, 20)
+    light = np.asarray(image, np.float32).mean(axis=2) / 255
+
+    def chroma(p, boost, y, x):
+        out = colorizer.render(p, light, DecodeParam.parse(None, boost=boost))
+        return float(color.hue_chroma(torch.from_numpy(out[y, x]).view(3, 1, 1))[1])
+
+    assert chroma(steered, 2.0, 420, 250) == pytest.approx(chroma(steered, 1.0, 420, 250), rel=0.15)
+    assert chroma(pred, 2.0, 420, 250) > 1.6 * chroma(pred, 1.0, 420, 250)  # the network's own: boosted
 
 
 def test_hint_coordinates_are_those_of_the_photo_as_seen(colorizer, astronaut, tmp_path):

@@ -59,15 +59,15 @@ def test_hue_circular_expectation_wraps_around():
 
 
 def test_chromatic_fading_uses_the_released_convention():
-    _, fade = H.decode_hue(hist((7, 1.0)), "expectation-cf")
+    _, fade = H.decode_hue(hist((7, 1.0)), "expectation-cf", fade=H.TOOL_FADE)
     assert val(fade) == pytest.approx(1.0)  # R = 1 >= 0.96
-    _, fade = H.decode_hue(hist((0, 0.5), (16, 0.5)), "expectation-cf")
+    _, fade = H.decode_hue(hist((0, 0.5), (16, 0.5)), "expectation-cf", fade=H.TOOL_FADE)
     assert val(fade) == pytest.approx(0.0, abs=1e-6)  # opposite hues cancel
-    _, fade = H.decode_hue(torch.full((1, 32, 1, 1), 1 / 32), "expectation-cf")
+    _, fade = H.decode_hue(torch.full((1, 32, 1, 1), 1 / 32), "expectation-cf", fade=H.TOOL_FADE)
     assert val(fade) == pytest.approx(0.0, abs=1e-6)
     # resultant length R = 0.48 -> factor R / 0.96 = 0.5
     p = hist((0, 0.74), (16, 0.26))
-    _, fade = H.decode_hue(p, "expectation-cf")
+    _, fade = H.decode_hue(p, "expectation-cf", fade=H.TOOL_FADE)
     assert val(fade) == pytest.approx(0.48 / 0.96, abs=1e-5)
 
 
@@ -92,12 +92,34 @@ def test_sampling_decoders_draw_from_the_histogram(method):
 def test_decode_hue_chroma_applies_fading_boost_and_temperature():
     probs = {"hue": hist((0, 0.74), (16, 0.26)), "chroma": hist((15, 1.0))}
     light = torch.full((1, 1, 1), 0.5)
-    hue, chroma = H.decode(probs, DecodeParam.parse("median:expectation-cf"), light)
+    tool = DecodeParam.parse("median:expectation-cf", boost=1.0, fade=H.TOOL_FADE)
+    hue, chroma = H.decode(probs, tool, light)
     assert val(chroma) == pytest.approx(15.5 / 32 * 0.5, abs=1e-5)
-    _, boosted = H.decode(probs, DecodeParam.parse(None, boost=2.0), light)
+    _, boosted = H.decode(probs, DecodeParam.parse(None, boost=2.0, fade=H.TOOL_FADE), light)
     assert val(boosted) == pytest.approx(2 * val(chroma), abs=1e-6)
-    _, sharp = H.decode(probs, DecodeParam.parse(None, temperature=0.2), light)
+    _, sharp = H.decode(probs, DecodeParam.parse(None, temperature=0.2, boost=1.0, fade=H.TOOL_FADE), light)
     assert val(sharp) > val(chroma)  # a sharper hue histogram fades less
+
+
+def test_boost_spares_what_hints_and_references_steered():
+    probs = {"hue": hist((3, 1.0)), "chroma": hist((10, 1.0))}
+    light = torch.full((1, 1, 1), 0.5)
+    param = DecodeParam.parse(None, boost=2.0)
+    _, plain = H.decode(probs, DecodeParam.parse(None, boost=1.0), light)
+    for steered, factor in ((0.0, 2.0), (0.5, 1.5), (1.0, 1.0)):
+        _, chroma = H.decode(probs, param, light, steered=torch.full((1, 1, 1), steered))
+        assert val(chroma) == pytest.approx(factor * val(plain), abs=1e-6)
+
+
+def test_default_decoding_is_the_calibrated_one_and_the_tools_ramp_stays_available():
+    default = DecodeParam.parse()
+    assert (default.boost, default.fade) == (H.BOOST, H.FADE)
+    assert tuple(H.TOOL_FADE) == pytest.approx((0.0, 0.96))
+    probs = {"hue": hist((0, 0.6), (16, 0.4)), "chroma": hist((15, 1.0))}  # R = 0.2: unsure
+    light = torch.full((1, 1, 1), 0.5)
+    _, tool = H.decode(probs, DecodeParam.parse(None, boost=1.0, fade=H.TOOL_FADE), light)
+    _, faded = H.decode(probs, DecodeParam.parse(None, boost=1.0, fade=(0.3, 0.96)), light)
+    assert val(faded) == 0.0 < val(tool)  # a ramp starting above R grays the unsure pixel out
 
 
 @pytest.mark.parametrize("head", ["lab", "lab-joint"])
@@ -125,7 +147,7 @@ def test_l2_head_targets_loss_and_decoding_round_trip():
     assert H.loss({"ab-value": t[None]}, {"ab-value": t[None]}, torch.ones(1, 2)) == 0
     assert H.loss({"ab-value": torch.zeros(1, 2, 2)}, {"ab-value": t[None]}, torch.ones(1, 2)) > 0.1
     values = H.activate({"ab-value": t[:1].view(1, 2, 1, 1)})
-    hue, chroma = H.decode(values, DecodeParam(temperature=0.5), torch.full((1, 1, 1), 0.5))
+    hue, chroma = H.decode(values, DecodeParam(temperature=0.5, boost=1.0), torch.full((1, 1, 1), 0.5))
     want_hue, want_chroma = color.hue_chroma(rgb[:, :1, :1])
     assert val(hue) == pytest.approx(float(want_hue), abs=0.02)  # orange comes back orange
     assert val(chroma) == pytest.approx(float(want_chroma), abs=0.05)

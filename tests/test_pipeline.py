@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from autocolor import Colorizer, io
-from autocolor.histograms import DecodeParam
+from autocolor.histograms import TOOL_FADE, DecodeParam
 from autocolor.pipeline import ModelNotAvailable, guided_coefficients, processing_size
 
 
@@ -76,10 +76,12 @@ def test_render_reuses_a_prediction_at_any_resolution(colorizer, astronaut):
     # the preview's colour is the full-resolution colour, seen smaller (chroma offset from gray)
     offset_full = (full - full.mean(axis=2, keepdims=True)).reshape(128, 4, 128, 4, 3).mean(axis=(1, 3))
     assert np.abs((small - small.mean(axis=2, keepdims=True)) - offset_full).mean() < 0.01
-    boosted = colorizer.render(pred, photo.light, DecodeParam.parse(None, boost=2.0))
+    plain = colorizer.render(pred, photo.light, DecodeParam.parse(None, boost=1.0, fade=TOOL_FADE))
+    boosted = colorizer.render(pred, photo.light, DecodeParam.parse(None, boost=2.0, fade=TOOL_FADE))
     assert (
         np.abs(boosted - boosted.mean(axis=2, keepdims=True)).mean()
-        > np.abs(full - full.mean(axis=2, keepdims=True)).mean()
+        > np.abs(plain - plain.mean(axis=2, keepdims=True)).mean()
+        > 0
     )
     for y, x in ((0, 0), (200, 311), (511, 511)):  # at() reads what full_resolution() holds
         at = pred.at(y, x)

@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from .. import io
-from ..histograms import CHROMA_METHODS
+from ..histograms import BOOST, CHROMA_METHODS
 from . import film
 from .session import (
     DEFAULT_MAX_PIXELS,
@@ -76,7 +76,7 @@ def _controls(models: Models) -> list:
         chroma = gr.Dropdown(list(CHROMA_METHODS), value="median", label="Chroma decoding")
         hue = gr.Dropdown(list(DEMO_HUE_METHODS), value="expectation", label="Hue decoding", elem_id="hue")
         fade = gr.Checkbox(True, label="Chromatic fading (with hue expectation)")
-        boost = gr.Slider(0, 3, value=1.0, step=0.05, label="Saturation boost")
+        boost = gr.Slider(0, 3, value=BOOST, step=0.05, label="Saturation boost")
         temperature = gr.Slider(0.1, 2, value=1.0, step=0.05, label="Temperature (annealed mean)")
     return [model, size, chroma, hue, fade, boost, temperature]
 

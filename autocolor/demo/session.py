@@ -15,7 +15,7 @@ from PIL import Image
 from .. import io
 from ..evidence.hints import Hint, parse_colour
 from ..evidence.reference import Reference
-from ..histograms import HUE_METHODS, DecodeParam
+from ..histograms import BOOST, HUE_METHODS, DecodeParam
 from ..pipeline import BUNDLED, Colorizer, Prediction, bundled_weights
 from .views import doubt_image
 
@@ -36,7 +36,7 @@ class Settings:
     chroma: str = "median"
     hue: str = "expectation"
     fade: bool = True
-    boost: float = 1.0
+    boost: float = BOOST
     temperature: float = 1.0
 
     def param(self) -> DecodeParam:

@@ -72,7 +72,9 @@ def pixel_info(entry: Entry, x: float, y: float, settings: Settings) -> PixelInf
     hists = entry.shown.at(fy, fx)
     yy, xx = min(int(round(fy)), h - 1), min(int(round(fx)), w - 1)
     light = torch.tensor(float(entry.photo.light[max(yy, 0), max(xx, 0)])).view(1, 1, 1)
-    hue, chroma = decode({n: p.view(1, -1, 1, 1) for n, p in hists.items()}, settings.param(), light)
+    steered = torch.tensor(entry.shown.steered_at(fy, fx)).view(1, 1, 1)
+    probs = {n: p.view(1, -1, 1, 1) for n, p in hists.items()}
+    hue, chroma = decode(probs, settings.param(), light, steered=steered)
     rgb = entry.colorized[int(y), int(x)] if entry.colorized is not None else (0, 0, 0)
     text = (
         f"pixel ({xx}, {yy}) of {w}×{h}: hue {360 * float(hue):.0f}°, chroma {float(chroma):.2f}, "

@@ -61,10 +61,12 @@ def combine(evidence: Sequence[Evidence]) -> Evidence | None:
 
 
 def fuse(pred, evidence: Sequence[Evidence]):
-    """A copy of prediction ``pred`` whose histograms are mixed with ``evidence``."""
+    """A copy of prediction ``pred`` whose histograms are mixed with ``evidence``; its ``steered``
+    map records the evidence's weight (so that decoding boosts only the network's own guess)."""
     merged = combine(evidence)
     if merged is None:
         return pred
     w = merged.weight.to(pred.light.dtype)
     probs = {n: (1 - w) * p + w * merged.probs[n].to(p.dtype) for n, p in pred.probs.items()}
-    return dataclasses.replace(pred, probs=probs)
+    before = torch.zeros_like(pred.light) if pred.steered is None else pred.steered
+    return dataclasses.replace(pred, probs=probs, steered=1 - (1 - before) * (1 - w[:, 0]))
