@@ -1,6 +1,8 @@
 import json
 import shutil
 
+import pytest
+
 from autocolor import evaluate
 
 
@@ -36,3 +38,17 @@ def test_quick_evaluation_scores_psnr_colourfulness_and_share_improved(
     printed = capsys.readouterr().out
     assert not (out / "plots.png").exists() and "evaluation//" not in printed
     assert "nan" not in printed and "| – |" in printed
+
+
+def test_evaluation_decodes_as_the_flags_say(checkpoint, photo_dir, tmp_path):
+    photo = str(photo_dir / "coffee.png")
+
+    def colour(*flags) -> float:
+        out = tmp_path / "-".join(flags or ("default",))
+        assert evaluate.main([photo, "-w", str(checkpoint), "-o", str(out), "--quick", *flags]) == 0
+        summary = json.loads((out / "summary.json").read_text())["summary"]
+        return summary[list(summary)[1]]["colourfulness"]
+
+    assert colour("--fade", "0,0.96", "--boost", "3") > colour("--fade", "0,0.96", "--boost", "1") > 0
+    with pytest.raises(SystemExit):
+        evaluate.main([photo, "--fade", "1,0.5"])
