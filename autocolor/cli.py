@@ -312,9 +312,10 @@ def _colorizer(args: argparse.Namespace):
     else:
         colorizer = Colorizer.from_pretrained(backbone=args.backbone, **opts)
     if args.verbose:
-        cfg = colorizer.net.config
+        cfg, dp = colorizer.net.config, colorizer.decode_param
         print(f"model: {cfg.backbone}, head {cfg.head}, device {colorizer.device}, size {args.size}, "
-              f"param {colorizer.decode_param}", file=sys.stderr)  # fmt: skip
+              f"param {dp}, fade {dp.fade[0]:g},{dp.fade[1]:g}, boost {dp.boost:g}",
+              file=sys.stderr)  # fmt: skip
     return colorizer
 
 

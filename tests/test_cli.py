@@ -198,10 +198,11 @@ def test_non_finite_and_out_of_range_options_are_refused(checkpoint, astronaut, 
         assert bad[0] in capsys.readouterr().err
 
 
-def test_the_released_tools_decoding_is_a_flag_away(checkpoint, astronaut, tmp_path):
+def test_the_released_tools_decoding_is_a_flag_away(checkpoint, astronaut, tmp_path, capsys):
     tool, default = tmp_path / "tool.png", tmp_path / "default.png"
     assert run(astronaut, "-w", checkpoint, "-o", tool, "--fade", "0,0.96", "--boost", "1") == 0
-    assert run(astronaut, "-w", checkpoint, "-o", default) == 0
+    assert run(astronaut, "-w", checkpoint, "-o", default, "-v") == 0
+    assert "fade 0.2,0.96, boost 1.2" in capsys.readouterr().err  # -v says how it decodes
     a, b = (np.asarray(Image.open(f), np.int16) for f in (tool, default))
     assert a.shape == b.shape and np.abs(a - b).max() > 0  # the flags reach the decoding
 
