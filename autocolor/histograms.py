@@ -27,8 +27,8 @@ HUE_WEIGHT = 5.0  # lambda_H, "roughly the inverse expectation of y_C"
 FADE_ETA = 0.03  # chromatic fading threshold on |mean_k p_k e^{i theta_k}| (released convention)
 TOOL_FADE = (0.0, 32 * FADE_ETA)  # the same as a ramp on the resultant length R: 0 at R = 0, 1 from 0.96
 # The defaults, calibrated on the validation photos for model 0.4 (docs/training.md, "Decoding"): the
-# most PSNR that keeps colourfulness at 55 % of the originals' (issue 11). Unsure pixels (hue guesses
-# that cancel, R < FADE[0]) go gray; the network's sure colours are boosted.
+# most PSNR whose colourfulness stays at 55 % of the originals' with a 0.02 margin (issue 11). Unsure
+# pixels (hue guesses that cancel, R < FADE[0]) go gray; the network's sure colours are boosted.
 FADE = (0.2, 32 * FADE_ETA)
 BOOST = 1.2
 
