@@ -66,14 +66,15 @@ def _number(low: float, high: float = math.inf, integer: bool = False, low_open:
 
 
 def _fade(text: str) -> tuple[float, float]:
-    """``LO,HI`` with 0 <= LO < HI <= 1."""
-    parts = text.split(",")
+    """``LO,HI``, checked as ``DecodeParam`` checks a fading ramp."""
     try:
-        lo, hi = (float(v) for v in parts)
+        lo, hi = (float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected LO,HI such as 0.2,0.96, got {text!r}") from None
-    if not 0 <= lo < hi <= 1:
-        raise argparse.ArgumentTypeError(f"needs 0 <= LO < HI <= 1, got {text}")
+    try:
+        DecodeParam.parse(fade=(lo, hi))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return lo, hi
 
 
