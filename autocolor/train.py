@@ -58,7 +58,7 @@ class TrainConfig:
     cutouts: str = "composite"  # photos with transparency: pasted on other photos, or "mask"
     lightness_weight: bool = True
     rebalance: float = 0.0  # Zhang et al.'s class rebalancing strength (0: off, their 0.5)
-    degrade: float = 0.0  # share of crops whose gray input is blurred, JPEG-compressed or grainy
+    degrade: float = 0.0  # share of crops whose gray input is aged as an old print (data.aging)
     optimizer: str = "adamw"  # or "sgd"
     lr: float = 3e-4
     backbone_lr: float = 0.1  # multiplier of lr for the backbone
@@ -416,7 +416,7 @@ def train(
     """Run (or resume) training; returns the path of the model checkpoint.
 
     ``stop_after``: checkpoint and return after this many steps of this call (the schedule still
-    spans ``cfg.steps``), to split a long run across sessions; ``--resume`` continues it.
+    spans ``cfg.steps``), to split a long run into several sittings; ``--resume`` continues it.
     Raises ``Stopped`` (after saving) when SIGINT or SIGTERM stops it.
     """
     world, rank, device = _distributed(cfg)
@@ -489,8 +489,8 @@ HELP = {
     "lightness_weight": "weigh the chroma loss by the paper's lightness weight",
     "rebalance": "class rebalancing strength s: a point of a rare colour (12 hues x 8 chromas, counted "
     "on the training photos) weighs 1 / (s p + (1 - s) / 96) (0: off; Zhang et al. used 0.5)",
-    "degrade": "share of crops whose gray input (never the target colours) is blurred, JPEG-compressed "
-    "or grainy, as old prints and scans are",
+    "degrade": "share of crops whose gray input (never the target colours) is aged as a scan of an old "
+    "print: faded, grainy, soft, scratched, dusty (the old-print model, autocolor.data.aging)",
     "optimizer": "adamw or sgd (momentum 0.9)",
     "lr": "learning rate of the head",
     "backbone_lr": "the backbone's learning rate as a multiple of --lr",

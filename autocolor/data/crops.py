@@ -8,18 +8,18 @@ photo (``cutouts="composite"``), or onto flat gray with every sampled point on t
 
 from __future__ import annotations
 
-import io
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
 from .. import color, histograms
 from ..io import IMAGE_SUFFIXES
+from . import aging
 
 CUTOUT_MODES = ("composite", "mask")
 
@@ -80,22 +80,23 @@ def colour_prior(photos, side: int = 64) -> torch.Tensor:
     return prior / prior.sum().clamp(min=1e-12)
 
 
-def degrade(light: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """The gray input (H, W) as an old print or scan might give it: blurred (sigma 0.5-2 px),
-    JPEG-compressed (quality 15-75) or grainy (noise sigma 1-4 %), one of the three at random."""
-    kind = int(torch.randint(0, 3, (1,), generator=g))
-    amount = float(torch.rand(1, generator=g))
-    if kind == 2:
-        noise = torch.randn(light.shape, generator=g) * (0.01 + 0.03 * amount)
-        return (light + noise).clamp(0, 1)
-    im = Image.fromarray((light.numpy() * 255).round().astype(np.uint8))
-    if kind == 0:
-        im = im.filter(ImageFilter.GaussianBlur(0.5 + 1.5 * amount))
-    else:
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=int(15 + 60 * amount))
-        im = Image.open(buf)
-    return torch.from_numpy(np.asarray(im, dtype=np.float32) / 255)
+def degrade(light: torch.Tensor, g: torch.Generator, scan_scale=(1.0, 3.0)) -> torch.Tensor:
+    """The gray input (H, W) as a scan of an old print would give it (``aging.age``: fading, uneven
+    light, grain, soft focus, scratches, dust, hairs, creases, JPEG), seeded by ``g``. The print is
+    aged at a scan resolution ``scan_scale`` times the crop's (log-uniform), then brought back to the
+    crop's size, as the colorizer brings a large scan down to its processing size."""
+    import cv2
+
+    rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g)))
+    k = float(np.exp(rng.uniform(*np.log(scan_scale))))
+    plane = light.numpy()
+    h, w = plane.shape
+    if k > 1.05:
+        plane = cv2.resize(plane, (round(w * k), round(h * k)), interpolation=cv2.INTER_CUBIC)
+    aged = aging.age(np.clip(plane, 0, 1), rng).light
+    if aged.shape != (h, w):
+        aged = cv2.resize(aged, (w, h), interpolation=cv2.INTER_AREA)
+    return torch.from_numpy(aged)
 
 
 def is_cutout(path: Path) -> bool:
@@ -124,8 +125,8 @@ class TrainingCrops(Dataset):
     on it. Because nothing depends on earlier items, training resumes exactly and any number of
     workers or ranks can share it.
 
-    ``degraded``: the share of crops whose gray input (never the targets) is blurred, compressed or
-    grainy (``degrade``); ``balance``: a weight per colour class (``histograms.rebalancing_weights``),
+    ``degraded``: the share of crops whose gray input (never the targets) is aged as an old print
+    (``degrade``); ``balance``: a weight per colour class (``histograms.rebalancing_weights``),
     giving each point a ``weight``; ``soften``: targets spread over neighbouring bins by a Gaussian of
     this many bins (``histograms.soften``).
     """
