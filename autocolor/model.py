@@ -211,8 +211,9 @@ def verify(path: str | os.PathLike, require: bool = False) -> bool:
     return True
 
 
-def load_checkpoint(path: str | os.PathLike, require_checksum: bool = False) -> dict:
-    """Verify and read a checkpoint dict safely (``weights_only=True``); its shape is checked."""
+def load_checkpoint(path: str | os.PathLike, require_checksum: bool = False, fmt: str = FORMAT) -> dict:
+    """Verify and read a checkpoint dict of format ``fmt`` safely (``weights_only=True``); its shape
+    is checked."""
     verify(path, require=require_checksum)
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols in several lines
@@ -220,8 +221,8 @@ def load_checkpoint(path: str | os.PathLike, require_checksum: bool = False) -> 
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types, with long texts, for corrupt or unsafe files
         raise CheckpointError(f"{path}: not a readable autocolor checkpoint ({type(err).__name__})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an autocolor checkpoint (format {FORMAT!r} expected)")
+    if not isinstance(ckpt, dict) or ckpt.get("format") != fmt:
+        raise CheckpointError(f"{path}: not an autocolor checkpoint (format {fmt!r} expected)")
     weights = ckpt.get("state_dict")
     if not isinstance(ckpt.get("config"), dict) or not isinstance(weights, dict):
         raise CheckpointError(f"{path}: an autocolor checkpoint needs a config and a state_dict")

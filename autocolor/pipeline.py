@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -29,24 +28,31 @@ from torch import Tensor
 from . import color, evidence, histograms, hypercolumn, io
 from . import model as model_lib
 from .backbones import Layer
+from .bundled import BUNDLED, DEFAULT_BACKBONE, WEIGHTS_DIR, colorizer_weights  # noqa: F401  (re-exported)
 from .evidence import hints as hint_lib
 from .evidence import reference as reference_lib
 from .histograms import DecodeParam
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-BUNDLED = ("effnet-lite2", "effnet-lite0")  # models shipped in WEIGHTS_DIR: the default, then the faster
-DEFAULT_BACKBONE = BUNDLED[0]
 CHUNK_PIXELS = 1 << 16  # full-resolution pixels coloured at a time (their planes stay in cache)
 FEATURE_DIMS = 64  # the hidden layer kept with a prediction, randomly projected to this many channels
+
+
+def _restorer(restore, device: torch.device):
+    """A ``restore.Restorer`` from the ``restore`` argument of ``Colorizer``."""
+    if restore is None or restore is False:
+        return None
+    from . import restore as restore_lib
+
+    if isinstance(restore, restore_lib.Restorer):
+        return restore
+    return restore_lib.Restorer.from_pretrained("all" if restore is True else restore, device=device)
 
 
 class ModelNotAvailable(FileNotFoundError):
     """No bundled model ships with this installation."""
 
 
-def bundled_weights(backbone: str = DEFAULT_BACKBONE) -> Path:
-    """Where the bundled model for ``backbone`` lives inside the package."""
-    return WEIGHTS_DIR / f"autocolor-{backbone}.pt"
+bundled_weights = colorizer_weights
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -165,7 +171,9 @@ class Colorizer:
     multiplier of the network's own colours; ``fade``: chromatic fading's ramp (lo, hi) on the hue
     resultant length (defaults calibrated on validation, see ``histograms.FADE``); ``temperature``:
     annealed-mean temperature; ``guided``: edge-aware colour upsampling (False: plain bilinear);
-    ``seed``: for the sampling decoders.
+    ``seed``: for the sampling decoders. ``restore``: a ``restore.Restorer`` (or ``"all"``, or parts
+    such as ``"defects,grain"`` for the bundled one) that cleans an old photo's lightness first; the
+    output then keeps the restored lightness (None: the photo's own, exactly).
     """
 
     def __init__(
@@ -183,6 +191,7 @@ class Colorizer:
         seed: int = 0,
         spread: hint_lib.Spread = hint_lib.DEFAULT_SPREAD,
         match: reference_lib.Match = reference_lib.DEFAULT_MATCH,
+        restore=None,
     ):
         if size < 64 or size % 32:
             raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}")
@@ -192,6 +201,7 @@ class Colorizer:
         self.decode_param = DecodeParam.parse(param, temperature, boost, fade)
         self.guided, self.guide_radius, self.guide_eps, self.seed = guided, guide_radius, guide_eps, seed
         self.spread, self.match = spread, match
+        self.restorer = _restorer(restore, self.device)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> Colorizer:
@@ -335,9 +345,16 @@ class Colorizer:
     ) -> np.ndarray:
         """RGB (H, W, 3) for a decoded ``io.Photo``: float32 in [0, 1], or rounded uint8."""
         hint_lib.check_inside(hints, photo.light.shape)  # before the network runs
+        photo = self.restored(photo)
         out = np.empty((*photo.light.shape, 3), dtype)
         pred = self.predict(photo, features=bool(hints or references))
         return self.render(self.steer(pred, hints, references), photo.light, out=out)
+
+    def restored(self, photo: io.Photo) -> io.Photo:
+        """``photo`` with its lightness restored by ``restore`` (itself when there is no restorer)."""
+        if self.restorer is None:
+            return photo
+        return replace(photo, light=self.restorer(photo.light).light)
 
     def colorize(self, image, hints: Sequence[hint_lib.Hint] = (), references: Sequence = ()):
         """Colorize a PIL image (returns a PIL image, alpha kept) or an array.

@@ -43,3 +43,22 @@ def checkpoint(tmp_path_factory) -> Path:
         save_every=100,
     )
     return train.train(cfg, progress=False)
+
+
+@pytest.fixture(scope="session")
+def restorer_checkpoint(tmp_path_factory) -> Path:
+    """A restorer after 3 steps of its trainer on two photos (weights barely trained, but real)."""
+    from autocolor.restore import train as restore_train
+
+    out = tmp_path_factory.mktemp("restorer")
+    cfg = restore_train.RestorerTrainConfig(
+        photos=(str(SKIMAGE_DATA / "chelsea.png"), str(SKIMAGE_DATA / "coffee.png")),
+        out=str(out),
+        steps=3,
+        batch=2,
+        crop=96,
+        short_side=(128, 256),
+        save_every=3,
+        workers=0,
+    )
+    return restore_train.train(cfg, progress=False)

@@ -282,3 +282,28 @@ def test_hints_and_references_steer_previews_and_downloads_without_the_network(
     assert len(errors) == 1 and "nope.png" in errors[0] and len(session.references) == 1
     demo.redecode(session, models, settings)
     assert entry.steered is not None and not np.array_equal(entry.colorized, plain)
+
+
+def test_restore_switch_swaps_in_the_restored_photo_and_back(
+    models, restorer_checkpoint, photo_dir, tmp_path
+):
+    from autocolor.restore import Restorer
+
+    models._restorer = Restorer.load(restorer_checkpoint, threshold=0.0)  # every pixel a found defect
+    session = demo.Session()
+    demo.update_entries(session, [str(photo_dir / "coffee.png")], demo.DEFAULT_MAX_PIXELS)
+    entry = session.current()
+    uploaded = entry.photo.light.copy()
+    demo.run(session, models, demo.Settings("test", restore=True))
+    restored = models._restorer(uploaded).light
+    np.testing.assert_array_equal(entry.photo.light, restored)
+    assert (
+        entry.defects.shape == (*entry.light.shape, 3) and (entry.defects == (230, 30, 30)).all(axis=2).all()
+    )
+    demo.write_downloads(session, models, demo.Settings("test", restore=True), tmp_path)
+    with Image.open(entry.download) as im:
+        mean = np.asarray(im, np.float32).mean(axis=2) / 255
+    assert np.abs(mean - restored).max() < 0.01  # the download keeps the restored lightness
+    demo.run(session, models, demo.Settings("test"))
+    np.testing.assert_array_equal(entry.photo.light, uploaded)
+    assert entry.defects is None and entry.pred is not None

@@ -39,6 +39,7 @@ To steer the colours, choose *place a hint*, pick a colour and click the result 
 the region it falls in), or add a colour reference photo of a similar scene."""
 
 DOUBT_LABEL = "Colour uncertainty: dark = sure (of a colour or of gray), bright = unsure"
+DEFECTS_LABEL = "The restored photo, with the scratches, dust and hairs it found and filled in red"
 CSS = "#colorized img, #gray img, #doubt img { cursor: crosshair; } footer { display: none !important; }"
 
 
@@ -49,7 +50,7 @@ class Layout:
     state: gr.State
     files: gr.File
     status: gr.Markdown
-    controls: list  # model, size, chroma, hue, fade, boost, temperature
+    controls: list  # model, size, chroma, hue, fade, boost, temperature, restore
     steering: dict  # mode, colour, undo, clear, references
     gallery: gr.Gallery
     original: gr.Image
@@ -57,6 +58,7 @@ class Layout:
     colorized: gr.Image
     slider: gr.ImageSlider
     doubt: gr.Image
+    defects: gr.Image
     info: gr.Markdown
     plot: gr.Plot
     downloads: gr.File
@@ -66,19 +68,21 @@ class Layout:
     def shown(self) -> list:
         """What a change of photos or decoding updates, in the order ``Handlers.detail`` returns."""
         return [self.gallery, self.original, self.gray, self.colorized, self.slider, self.doubt,
-                self.downloads, self.state]  # fmt: skip
+                self.defects, self.downloads, self.state]  # fmt: skip
 
 
 def _controls(models: Models) -> list:
     model = gr.Dropdown(models.names, value=models.names[0], label="Model", elem_id="model")
     size = gr.Dropdown(list(SIZES), value=512, label="Processing size (--size)", elem_id="size")
+    restore = gr.Checkbox(False, label="Restore an old photo first: faded tones, grain, scratches and "
+                          "dust (--restore); see the tab 'Defects found'", elem_id="restore")  # fmt: skip
     with gr.Group():
         chroma = gr.Dropdown(list(CHROMA_METHODS), value="median", label="Chroma decoding")
         hue = gr.Dropdown(list(DEMO_HUE_METHODS), value="expectation", label="Hue decoding", elem_id="hue")
         fade = gr.Checkbox(True, label="Chromatic fading (with hue expectation)")
         boost = gr.Slider(0, 3, value=BOOST, step=0.05, label="Saturation boost")
         temperature = gr.Slider(0.1, 2, value=1.0, step=0.05, label="Temperature (annealed mean)")
-    return [model, size, chroma, hue, fade, boost, temperature]
+    return [model, size, chroma, hue, fade, boost, temperature, restore]
 
 
 def _steering() -> dict:
@@ -107,11 +111,13 @@ def _views() -> dict:
             slider = gr.ImageSlider(label="Gray | autocolor", elem_id="slider", **image)
         with gr.Tab("Where it hesitates"):
             doubt = gr.Image(label=DOUBT_LABEL, elem_id="doubt", **image)
+        with gr.Tab("Defects found"):
+            defects = gr.Image(label=DEFECTS_LABEL, elem_id="defects", **image)
     info = gr.Markdown("Click a pixel of the result to see its histograms.", elem_id="pixel-info")
     plot = gr.Plot(show_label=False, elem_id="histograms", format="png")
     downloads = gr.File(label="Full-resolution results", file_count="multiple", elem_id="downloads")
     return dict(gallery=gallery, original=original, gray=gray, colorized=colorized, slider=slider,
-                doubt=doubt, info=info, plot=plot, downloads=downloads)  # fmt: skip
+                doubt=doubt, defects=defects, info=info, plot=plot, downloads=downloads)  # fmt: skip
 
 
 def _film() -> dict:
@@ -152,8 +158,10 @@ def layout(models: Models) -> Layout:
                   **views)  # fmt: skip
 
 
-def settings_of(model, size, chroma, hue, fade, boost, temperature) -> Settings:
-    return Settings(model, int(size), chroma, hue, bool(fade), float(boost), float(temperature))
+def settings_of(model, size, chroma, hue, fade, boost, temperature, restore) -> Settings:
+    return Settings(
+        model, int(size), chroma, hue, bool(fade), float(boost), float(temperature), bool(restore)
+    )
 
 
 class Handlers:
@@ -176,11 +184,11 @@ class Handlers:
         shots = [(x.colorized, x.name) for x in session.entries if x.colorized is not None]
         gallery = gr.Gallery(shots, visible=len(shots) > 1)  # a choice only with several photos
         if e is None or e.colorized is None:
-            return gallery, None, None, None, None, None, self.files_of(session), session
-        fixed = (e.original, e.gray, e.doubt) if photo_changed else (gr.skip(),) * 3
+            return gallery, None, None, None, None, None, None, self.files_of(session), session
+        fixed = (e.original, e.gray, e.doubt, e.defects) if photo_changed else (gr.skip(),) * 4
         pair = (e.gray, e.colorized)
         marked = mark_hints(e.colorized, e)
-        return gallery, fixed[0], fixed[1], marked, pair, fixed[2], self.files_of(session), session
+        return gallery, fixed[0], fixed[1], marked, pair, fixed[2], fixed[3], self.files_of(session), session
 
     @staticmethod
     def status_of(session: Session, errors: list[str]) -> str:
@@ -229,14 +237,14 @@ class Handlers:
 
     # Spelt out (no *args): Gradio finds the click by the annotation of ``evt``.
     def on_hint(
-        self, mode, colour, model, size, chroma, hue, fade, boost, temperature, session: Session,
+        self, mode, colour, model, size, chroma, hue, fade, boost, temperature, restore, session: Session,
         evt: gr.SelectData,
     ):  # fmt: skip
         if mode != "place a hint" or session.current() is None:
-            return (gr.skip(),) * 9  # the views, the downloads, the state and the status: unchanged
+            return (gr.skip(),) * 10  # the views, the downloads, the state and the status: unchanged
         x, y = evt.index
         add_hint(session, x, y, colour)
-        settings = settings_of(model, size, chroma, hue, fade, boost, temperature)
+        settings = settings_of(model, size, chroma, hue, fade, boost, temperature, restore)
         return self.refresh(session, settings, [], network=False)
 
     def on_downloads(self, *args):
@@ -261,15 +269,16 @@ class Handlers:
 
     # Spelt out (no *args): Gradio finds the click by the annotation of ``evt``.
     def on_pixel(
-        self, mode, model, size, chroma, hue, fade, boost, temperature, session: Session, evt: gr.SelectData
-    ):
+        self, mode, model, size, chroma, hue, fade, boost, temperature, restore, session: Session,
+        evt: gr.SelectData,
+    ):  # fmt: skip
         e = session.current()
         if mode == "place a hint":
             return gr.skip(), gr.skip()
         if e is None or e.pred is None:
             return None, ""
         x, y = evt.index
-        info = pixel_info(e, x, y, settings_of(model, size, chroma, hue, fade, boost, temperature))
+        info = pixel_info(e, x, y, settings_of(model, size, chroma, hue, fade, boost, temperature, restore))
         return histogram_figure(info), info.text
 
 
@@ -283,10 +292,10 @@ def wire(ui: Layout, on: Handlers) -> None:
             on.on_downloads, inputs, [ui.downloads, ui.state], **heavy
         )
 
-    model, size, chroma, hue, fade, boost, temperature = ui.controls
+    model, size, chroma, hue, fade, boost, temperature, restore = ui.controls
     for event in (ui.files.upload, ui.files.clear):
         previews_then_files(event, on.on_files, [ui.files, *inputs])
-    for event in (model.change, size.change):
+    for event in (model.change, size.change, restore.change):
         previews_then_files(event, on.on_run, inputs)
     for event in (chroma.change, hue.change, fade.change, boost.release, temperature.release):
         previews_then_files(event, on.on_decode, inputs)

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +16,9 @@ from .. import io
 from ..evidence.hints import Hint, parse_colour
 from ..evidence.reference import Reference
 from ..histograms import BOOST, HUE_METHODS, DecodeParam
-from ..pipeline import BUNDLED, Colorizer, Prediction, bundled_weights
-from .views import doubt_image
+from ..pipeline import BUNDLED, Colorizer, Prediction, bundled_weights, pick_device
+from ..restore import Restorer
+from .views import defects_image, doubt_image
 
 PREVIEW_SIDE = 1280  # longest side of the images sent to the page (downloads are full resolution)
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -38,6 +39,7 @@ class Settings:
     fade: bool = True
     boost: float = BOOST
     temperature: float = 1.0
+    restore: bool = False  # restore old photos (levels, grain, defects) before colouring them
 
     def param(self) -> DecodeParam:
         """The decoding these controls choose (fading applies to the hue expectation)."""
@@ -52,6 +54,8 @@ class Models:
         if not factories:
             raise ValueError("no model to serve: pass --weights FILE or install a bundled model")
         self.factories, self.loaded, self.lock = factories, {}, threading.Lock()
+        self.device = "cpu"
+        self._restorer: Restorer | None = None
 
     @classmethod
     def find(cls, weights: list[str] | None = None, device: str = "auto") -> "Models":
@@ -66,7 +70,16 @@ class Models:
             if not Path(w).is_file():
                 raise FileNotFoundError(f"--weights {w}: no such file")
             factories[Path(w).name] = functools.partial(Colorizer.load, w, device=device)
-        return cls(factories)
+        models = cls(factories)
+        models.device = device
+        return models
+
+    def restorer(self) -> Restorer:
+        """The bundled old-photo restorer, loaded on first use and shared by all sessions."""
+        with self.lock:
+            if self._restorer is None:
+                self._restorer = Restorer.from_pretrained(device=pick_device(self.device))
+            return self._restorer
 
     @property
     def names(self) -> list[str]:
@@ -97,6 +110,8 @@ class Entry:
     download: Path | None = None  # full-resolution result
     hints: list[Hint] = field(default_factory=list)  # in full-resolution pixels
     steered: Prediction | None = None  # ``pred`` with the hints and references fused in
+    raw: tuple[io.Photo, np.ndarray] | None = None  # (photo, light) as uploaded, when restored
+    defects: np.ndarray | None = None  # uint8 RGB preview: the defects the restorer found, in red
 
     @property
     def gray(self) -> np.ndarray:
@@ -210,10 +225,37 @@ def _references(session: Session, models: Models, model: str) -> list[Reference]
     return session.prepared[model]
 
 
+def restore_entry(entry: Entry, restorer: Restorer | None) -> None:
+    """Make ``entry``'s photo and preview the restored ones (``restorer``) or the uploaded ones (None);
+    its prediction is dropped when that changes."""
+    if (entry.raw is not None) == (restorer is not None):
+        return
+    if restorer is None:
+        (entry.photo, entry.light), entry.raw, entry.defects = entry.raw, None, None
+    else:
+        entry.raw = (entry.photo, entry.light)
+        found = restorer(entry.photo.light)
+        entry.photo = replace(entry.photo, light=found.light)
+        entry.light = _resized(found.light, entry.light.shape)
+        prob = _resized(found.defects, entry.light.shape)
+        entry.defects = defects_image(entry.light, prob, restorer.threshold)
+    entry.pred, entry.made_with = None, None
+
+
+def _resized(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if plane.shape == shape:
+        return plane
+    im = Image.fromarray(plane.astype(np.float32), "F").resize(shape[::-1], Image.Resampling.BOX)
+    return np.asarray(im, np.float32)
+
+
 def run(session: Session, models: Models, settings: Settings) -> None:
-    """Predict where the model or size changed, then decode every entry's preview."""
+    """Restore where asked, predict where the model, size or restoration changed, then decode every
+    entry's preview."""
     colorizer = models.get(settings.model)
+    restorer = models.restorer() if settings.restore else None
     for entry in session.entries:
+        restore_entry(entry, restorer)
         if entry.made_with != (settings.model, settings.size):
             entry.pred = colorizer.predict(entry.photo, size=settings.size, features=True)
             entry.made_with = (settings.model, settings.size)

@@ -121,3 +121,11 @@ def histogram_figure(info: PixelInfo):
         ax.set(title=f"{name} histogram", ylim=(0, max(float(p.max()) * 1.1, 1e-3)), yticks=[])
         ax.spines[["top", "right", "left"]].set_visible(False)
     return fig
+
+
+def defects_image(light: np.ndarray, prob: np.ndarray, threshold: float) -> np.ndarray:
+    """uint8 RGB: the restored lightness, with the pixels the restorer found defective in red."""
+    rgb = np.repeat(io.quantize(light)[..., None], 3, axis=2)
+    found = prob > threshold
+    rgb[found] = (230, 30, 30)
+    return rgb

@@ -114,12 +114,19 @@ class FrameColorizer:
             pred = self.colorizer.steer(pred, references=self.references)
         return self.steadier.step(pred, light) if self.steadier is not None else pred
 
+    def restored(self, light: np.ndarray) -> np.ndarray:
+        """The frame's lightness, restored frame by frame when the colorizer has a restorer."""
+        restorer = self.colorizer.restorer
+        return light if restorer is None else restorer(light).light
+
     def rgb8(self, light: np.ndarray) -> np.ndarray:
         """One frame in 8-bit RGB."""
+        light = self.restored(light)
         return self.colorizer.render(self.predict(light), light, out=np.empty((*light.shape, 3), np.uint8))
 
     def rgb(self, light: np.ndarray) -> np.ndarray:
         """One frame in float RGB (16-bit frames stay 16-bit when written as images)."""
+        light = self.restored(light)
         return self.colorizer.render(self.predict(light), light)
 
 

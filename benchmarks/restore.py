@@ -1,0 +1,239 @@
+"""Old photos: restoration and colour on aged twins (``autocolor data age``), against the aged input.
+
+For every twin (the photo made gray and aged by the old-print model, its defect mask, its clean
+colour original) and every row (a way to restore, then the colorizer):
+
+* lightness dB: PSNR of the restored lightness against the original's L = (R+G+B)/3, minus the aged
+  input's PSNR (0-1 scale, per photo, then averaged);
+* defect pixels dB: the same on the pixels a scratch, speck, hair or crease covers (mask > 25 %);
+* colour dB: the colour part only (the output's RGB minus its channel mean) against the original's,
+  PSNR minus that of leaving the photo gray (offset 0): what the colour adds, apart from lightness;
+* s/MP: restoration seconds per megapixel (the colorizer not included), summed over the photos.
+
+Rows: no restoration; a classical chain (percentile levels, a median-difference defect mask filled by
+OpenCV's Telea inpainting, non-local-means denoising); each part of ``--restore`` alone; all of it
+(with the restorer's own fill, and with Telea's). ``--clean FOLDER`` also scores ``--restore all`` on
+the clean photos made gray (PSNR of the restored lightness against the input: how much it leaves alone)
+and the colour each colorizer adds there.
+
+    python benchmarks/restore.py data/val-aged --clean data/val
+    python benchmarks/restore.py data/eval-aged --clean data/eval -w runs/aged/best.pt
+    python benchmarks/restore.py --timing data/eval --runs 5       # restoration speed at 1 MP
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from common import table
+from PIL import Image
+
+from autocolor import Colorizer, io
+from autocolor.data import list_images, twins
+from autocolor.restore import Restorer
+from autocolor.restore import net as net_lib
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((np.asarray(a, np.float64) - b) ** 2))
+    return 10 * np.log10(1 / max(mse, 1e-10))
+
+
+def colour_part(rgb: np.ndarray) -> np.ndarray:
+    return rgb - rgb.mean(axis=2, keepdims=True)
+
+
+def levels(light: np.ndarray, black: float = 0.05, white: float = 0.95) -> np.ndarray:
+    """Percentile levels: the 0.5th and 99.5th percentiles stretched to ``black`` and ``white`` (the
+    medians of those percentiles over the training photos); a photo as wide is left as it is."""
+    lo, hi = np.quantile(light[:: max(1, light.shape[0] // 512)], (0.005, 0.995))
+    if hi - lo >= white - black or hi - lo < 1e-3:
+        return light
+    return np.clip((light - lo) * (white - black) / (hi - lo) + black, 0, 1).astype(np.float32)
+
+
+def classical(light: np.ndarray) -> np.ndarray:
+    """Percentile levels, median-difference defects inpainted by Telea, non-local-means denoising."""
+    light = levels(light)
+    u8 = np.clip(light * 255 + 0.5, 0, 255).astype(np.uint8)
+    diff = np.abs(u8.astype(np.int16) - cv2.medianBlur(u8, 5)) > 30
+    mask = cv2.dilate(diff.astype(np.uint8), np.ones((3, 3), np.uint8))
+    u8 = cv2.inpaint(u8, mask, 3, cv2.INPAINT_TELEA)
+    return cv2.fastNlMeansDenoising(u8, None, h=10).astype(np.float32) / 255
+
+
+def restorers(path: str | None, threshold: float) -> dict:
+    """The rows: name -> a function from aged lightness to restored lightness."""
+    net = net_lib.load(path or _bundled())
+    rows = {"no restoration": lambda light: light, "classical chain": classical}
+    for parts in ("levels", "grain", "defects", "all"):
+        rows[f"--restore {parts}"] = _light(Restorer(net, parts, threshold=threshold))
+    rows["--restore all, Telea fill"] = _light(Restorer(net, "all", fill="telea", threshold=threshold))
+    return rows
+
+
+def _light(restorer: Restorer):
+    return lambda light: restorer(light).light
+
+
+def _bundled() -> Path:
+    from autocolor import restore
+
+    return restore.WEIGHTS
+
+
+def score(rows: dict, colorizers: dict, folder: Path, limit: int = 0) -> dict:
+    """Per row: mean lightness, defect and colour gains (dB) and restoration seconds per MP."""
+    sums: dict = {
+        name: {"light": [], "defect": [], "seconds": 0.0, **{c: [] for c in colorizers}} for name in rows
+    }
+    megapixels = 0.0
+    for twin in twins.read_manifest(folder)[: limit or None]:
+        original = io.to_rgb(twin["source"])  # float RGB in [0, 1]
+        truth = original.mean(axis=2)
+        aged = io.read_image(twin["image"]).light
+        defect = np.asarray(Image.open(twin["mask"]).convert("L")) > 64
+        megapixels += aged.size / 1e6
+        gray_colour = psnr(0, colour_part(original))
+        for name, restore in rows.items():
+            start = time.perf_counter()
+            light = restore(aged)
+            sums[name]["seconds"] += time.perf_counter() - start
+            sums[name]["light"].append(psnr(light, truth) - psnr(aged, truth))
+            if defect.any():
+                sums[name]["defect"].append(
+                    psnr(light[defect], truth[defect]) - psnr(aged[defect], truth[defect])
+                )
+            for cname, colorizer in colorizers.items():
+                rgb = colorizer.colorize_light(light)
+                sums[name][cname].append(psnr(colour_part(rgb), colour_part(original)) - gray_colour)
+    return {n: {k: (v / megapixels if k == "seconds" else float(np.mean(v))) for k, v in s.items()}
+            for n, s in sums.items()}  # fmt: skip
+
+
+def score_clean(restorer, colorizers: dict, folder: Path) -> list[list]:
+    """On clean photos made gray: what ``restorer`` changes, and each colorizer's colour gain."""
+    changed, colour = [], {c: [] for c in colorizers}
+    for path in list_images([folder]):
+        original = io.to_rgb(path)
+        light = original.mean(axis=2)
+        changed.append(psnr(restorer(light), light))
+        for cname, colorizer in colorizers.items():
+            rgb = colorizer.colorize_light(light)
+            colour[cname].append(
+                psnr(colour_part(rgb), colour_part(original)) - psnr(0, colour_part(original))
+            )
+    rows = [["--restore all: PSNR of the restored lightness against the input", f"{np.mean(changed):.2f}",
+             f"min {np.min(changed):.2f}"]]  # fmt: skip
+    rows += [[f"colour gain, no restoration, {c}", f"{np.mean(v):+.2f}", ""] for c, v in colour.items()]
+    return rows
+
+
+def timing(folder: Path, restorer_path: str | None, runs: int) -> str:
+    """Restoration of a 1 MP photo, each row's median time and its ratio to the colorizer's network
+    on the same photo (measured in the same rounds)."""
+    rgb = io.to_rgb(list_images([folder])[0])
+    light = cv2.resize(rgb.mean(axis=2), (1152, 864), interpolation=cv2.INTER_AREA)
+    net = net_lib.load(restorer_path or _bundled())
+    rows = {f"--restore {p}": Restorer(net, p) for p in ("levels", "grain", "defects", "all")}
+    rows["classical chain"] = classical
+    colorizer = Colorizer.from_pretrained()
+    times: dict = {n: [] for n in [*rows, "colorizer (network and full resolution)"]}
+    for _ in range(runs):
+        for name, r in rows.items():
+            start = time.perf_counter()
+            r(light)
+            times[name].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        colorizer.colorize_light(light)
+        times["colorizer (network and full resolution)"].append(time.perf_counter() - start)
+    ref = statistics.median(times["colorizer (network and full resolution)"])
+    out = [[n, f"{statistics.median(t):.3f}", f"{statistics.median(t) / ref:.2f}"] for n, t in times.items()]
+    return table(["1 MP (1152x864)", "median s", "time / colorizer"], out)
+
+
+def _height(rgb: np.ndarray, h: int) -> np.ndarray:
+    return cv2.resize(rgb, (round(rgb.shape[1] * h / rgb.shape[0]), h), interpolation=cv2.INTER_AREA)
+
+
+def contact_sheet(
+    folder: Path, restorer_path: str | None, colorizer: Colorizer, out: Path, count: int
+) -> None:
+    """Rows of aged | restored | restored and colorized | original, each 360 px high."""
+    restorer = Restorer.load(restorer_path or _bundled())
+    manifest = twins.read_manifest(folder)
+    rows = []
+    for twin in manifest[:: max(1, len(manifest) // count)][:count]:
+        aged = io.read_image(twin["image"]).light
+        light = restorer(aged).light
+        tiles = [np.repeat(x[..., None], 3, 2) for x in (aged, light)]
+        tiles += [colorizer.colorize_light(light), io.to_rgb(twin["source"])]
+        rows.append(np.hstack([_height(t, 360) for t in tiles]))
+    width = max(r.shape[1] for r in rows)
+    sheet = np.vstack([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=1) for r in rows])
+    Image.fromarray(io.quantize(sheet, 8)).save(out, quality=88)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "aged", type=Path, help="a folder written by `autocolor data age` (or, with --timing, photos)"
+    )
+    p.add_argument("--clean", type=Path, help="the clean photo folder the twins were made from")
+    p.add_argument(
+        "-w", "--weights", action="append", default=[], help="colorizer checkpoints (default: bundled)"
+    )
+    p.add_argument("--restorer", help="restorer checkpoint (default: the bundled one)")
+    p.add_argument("--timing", action="store_true", help="time restoration at 1 MP instead")
+    p.add_argument("--runs", type=int, default=5, help="timing rounds (median)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N twins (a quick look)")
+    p.add_argument("--rows", help="comma-separated row names to run (default: all)")
+    p.add_argument("--threshold", type=float, default=0.5, help="defect probability that is filled")
+    p.add_argument(
+        "--sheet", type=Path, help="write a contact sheet (aged | restored | colorized | original)"
+    )
+    p.add_argument("--sheet-count", type=int, default=6, help="photos on the contact sheet")
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    if args.timing:
+        print(timing(args.aged, args.restorer, args.runs))
+        return
+    colorizers = {Path(w).stem: Colorizer.load(w) for w in args.weights} or {
+        "bundled": Colorizer.from_pretrained()
+    }
+    if args.sheet:
+        contact_sheet(args.aged, args.restorer, next(iter(colorizers.values())), args.sheet, args.sheet_count)
+        return
+    rows = restorers(args.restorer, args.threshold)
+    if args.rows:
+        rows = {n: rows[n] for n in args.rows.split(",")}
+    result = score(rows, colorizers, args.aged, args.limit)
+    cols = [
+        "restoration",
+        "lightness dB",
+        "defect pixels dB",
+        *[f"colour dB ({c})" for c in colorizers],
+        "s/MP",
+    ]
+    print(table(cols, [[n, f"{r['light']:+.2f}", f"{r['defect']:+.2f}", *[f"{r[c]:+.2f}" for c in colorizers],
+                        f"{r['seconds']:.3f}"] for n, r in result.items()]))  # fmt: skip
+    if args.clean:
+        print()
+        print(
+            table(
+                ["clean photos", "mean", ""],
+                score_clean(
+                    restorers(args.restorer, args.threshold)["--restore all"], colorizers, args.clean
+                ),
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

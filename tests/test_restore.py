@@ -1,0 +1,118 @@
+"""Restoration of old photos: levels, the learned restorer's parts, and ``--restore`` end to end."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from autocolor import Colorizer, cli, io
+from autocolor.data import aging
+from autocolor.restore import PARTS, Restorer, net, parse_parts
+
+
+@pytest.fixture(scope="module")
+def light(photo_dir) -> np.ndarray:
+    return io.read_image(photo_dir / "coffee.png").light
+
+
+def test_parts_parse_and_bad_ones_are_named():
+    assert parse_parts("all") == PARTS
+    assert parse_parts("defects, levels") == ("levels", "defects")
+    with pytest.raises(ValueError, match="sharpen"):
+        parse_parts("levels,sharpen")
+    with pytest.raises(ValueError):
+        parse_parts("")
+
+
+def test_the_correction_splits_into_smooth_tone_and_detail():
+    from autocolor.restore import split
+
+    y, x = np.mgrid[0:120, 0:160].astype(np.float32)
+    tone = 0.1 + 0.001 * x  # a faded print's gradient
+    detail = np.zeros_like(tone)
+    detail[60, :] = -0.5  # a scratch removed
+    mask = np.zeros_like(tone)
+    mask[59:62, :] = 1
+    smooth, rest = split(tone + detail, mask)
+    np.testing.assert_allclose(smooth + rest, tone + detail, atol=1e-6)
+    assert np.abs(smooth - tone)[20:-20, 20:-20].max() < 0.01  # the scratch stays out of the tone
+    assert rest[60, 20:-20].max() < -0.45
+
+
+def test_checkpoint_round_trip_and_tampering(restorer_checkpoint, tmp_path):
+    a = net.load(restorer_checkpoint, require_checksum=True)
+    x = torch.rand(1, 1, 64, 96)
+    with torch.inference_mode():
+        out, logit = a(x)
+    assert out.shape == logit.shape == x.shape
+    bad = tmp_path / "r.pt"
+    bad.write_bytes(restorer_checkpoint.read_bytes()[:-10])
+    with pytest.raises(Exception, match="r.pt"):
+        net.load(bad)
+
+
+def test_each_part_changes_what_it_owns(restorer_checkpoint, light):
+    r = Restorer.load(restorer_checkpoint, "defects", threshold=0.5)
+    out = r(light)
+    keep = cv2.dilate((out.defects > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)) == 0  # + 1 px
+    assert out.light.shape == light.shape and out.defects.shape == light.shape
+    np.testing.assert_array_equal(out.light[keep], light[keep])  # defects alone: only defect pixels move
+    grain = Restorer.load(restorer_checkpoint, "grain", threshold=1.0)(light)  # no defect found
+    assert np.abs(grain.light - light).mean() > 0  # the network's detail everywhere else
+    parts = {p: Restorer.load(restorer_checkpoint, p, threshold=0.5)(light).light - light for p in PARTS}
+    whole = Restorer.load(restorer_checkpoint, "all", threshold=0.5)(light).light - light
+    inside = (whole > -light + 1e-3) & (whole < 1 - light - 1e-3)  # not clipped
+    np.testing.assert_allclose(sum(parts.values())[inside], whole[inside], atol=1e-4)  # the parts add up
+    with pytest.raises(ValueError, match="weights"):
+        Restorer(None, "levels")
+
+
+def test_telea_fill_and_tiles_cover_a_large_photo(restorer_checkpoint, monkeypatch):
+    from autocolor import restore
+
+    monkeypatch.setattr(restore, "TILE", 96)
+    big = np.random.default_rng(0).random((250, 330), dtype=np.float32)
+    r = Restorer.load(restorer_checkpoint, "all", fill="telea", threshold=0.0)  # every pixel a defect
+    out = r(big)
+    assert out.light.shape == big.shape and np.isfinite(out.light).all()
+    whole, _ = Restorer.load(restorer_checkpoint).run_net(big)
+    monkeypatch.setattr(restore, "TILE", 4096)
+    single, _ = Restorer.load(restorer_checkpoint).run_net(big)
+    assert np.abs(whole - single)[40:-40, 40:-40].max() < 0.05  # tiles overlap by a margin
+
+
+def test_colorizer_keeps_the_restored_lightness(checkpoint, restorer_checkpoint, light):
+    restorer = Restorer.load(restorer_checkpoint)
+    rgb = Colorizer.load(checkpoint, restore=restorer).colorize(light)
+    np.testing.assert_allclose(rgb.mean(axis=2), restorer(light).light, atol=2e-3)
+    plain = Colorizer.load(checkpoint).colorize(light)
+    np.testing.assert_allclose(plain.mean(axis=2), light, atol=2e-3)  # without it, the photo's own
+
+
+def test_cli_restore_keeps_16_bits_and_alpha(checkpoint, restorer_checkpoint, tmp_path):
+    rng = np.random.default_rng(1)
+    aged = aging.age(np.tile(np.linspace(0.1, 0.9, 96, dtype=np.float32), (80, 1)), rng).light
+    Image.fromarray((aged * 65535).astype(np.uint16)).save(tmp_path / "old16.png")
+    rgba = np.dstack(
+        [np.repeat((aged * 255).astype(np.uint8)[..., None], 3, 2), np.full((80, 96), 128, np.uint8)]
+    )
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "alpha.png")
+    args = ["-w", checkpoint, "--restore", "--restorer", restorer_checkpoint, "-q"]
+    assert cli.main([str(tmp_path / "old16.png"), "-o", str(tmp_path / "o16.png"), *map(str, args)]) == 0
+    assert cli.main([str(tmp_path / "alpha.png"), "-o", str(tmp_path / "oa.png"), *map(str, args)]) == 0
+    assert (tmp_path / "o16.png").read_bytes()[24] == 16  # the PNG header's bit depth
+    with Image.open(tmp_path / "oa.png") as im:
+        assert im.mode == "RGBA" and np.asarray(im)[..., 3].max() == 128
+
+
+def test_cli_restore_rejects_unknown_parts_and_missing_weights(checkpoint, astronaut, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([str(astronaut), "--restore", "sharpen"])
+    assert exit_.value.code == 2 and "sharpen" in capsys.readouterr().err
+    code = cli.main([str(astronaut), "-o", str(tmp_path / "x.png"), "-w", str(checkpoint), "--restore",
+                     "--restorer", str(tmp_path / "none.pt")])  # fmt: skip
+    assert code == 2 and "none.pt" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
