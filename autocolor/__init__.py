@@ -8,9 +8,31 @@ per-pixel hue/chroma histograms, and the photo's own lightness kept at full reso
 >>> Colorizer.from_pretrained().colorize(pil_image)
 """
 
-__version__ = "0.1.0"
+__version__ = "0.5.0"
 
-from .evidence.hints import Hint, HintError, Spread  # noqa: E402
-from .pipeline import Colorizer, ModelNotAvailable, Prediction  # noqa: E402
+_EXPORTS = {
+    "Colorizer": "pipeline",
+    "ModelNotAvailable": "pipeline",
+    "Prediction": "pipeline",
+    "Hint": "evidence.hints",
+    "HintError": "evidence.hints",
+    "Spread": "evidence.hints",
+    "Restorer": "restore",
+}
+__all__ = [*_EXPORTS, "__version__"]
 
-__all__ = ["Colorizer", "Hint", "HintError", "ModelNotAvailable", "Prediction", "Spread", "__version__"]
+
+def __getattr__(name: str):
+    """The package's names are imported on first use, so that ``autocolor --help`` needs no torch."""
+    import importlib
+
+    if name not in _EXPORTS:
+        try:  # a sub-module: autocolor.io, autocolor.backbones, ...
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise  # the sub-module exists but needs what is not installed
+            raise AttributeError(f"module 'autocolor' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -4,8 +4,11 @@
     autocolor scans/ -r -o colorized/          a folder tree, mirrored under colorized/
     autocolor old.jpg -o new.png --hint 120,80,#3060c0   steer the colour at a point
     autocolor video film.mp4 -o film-color.mp4 a video, steadily, its sound kept
+    autocolor old.jpg -o new.png --restore     restore an old print (grain, scratches, dust), then colour it
     autocolor train PHOTOS... --out runs/x     train (see autocolor train -h)
+    autocolor train-restorer PHOTOS... --out runs/r   train the old-photo restorer
     autocolor data fetch DIR                   fetch the training and evaluation photo sets
+    autocolor data age SRC DST                 aged twins of a photo folder, with defect masks
     autocolor serve                            the web demo on http://127.0.0.1:7860
     autocolor average A.pt B.pt -o ab.pt       one model from several checkpoints' mean weights
     autocolor export-backbone CKPT -o b.pt     the trained trunk alone, for other tasks
@@ -29,12 +32,11 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from . import __version__, io
-from .histograms import BOOST, CHROMA_METHODS, DEFAULT_PARAM, FADE, HUE_METHODS, DecodeParam
-from .model import CheckpointError
-from .pipeline import BUNDLED, DEFAULT_BACKBONE
+from . import __version__, bundled, io
+from .bundled import BUNDLED, DEFAULT_BACKBONE
+from .decoding import BOOST, CHROMA_METHODS, DEFAULT_PARAM, FADE, HUE_METHODS, DecodeParam
 
-SUBCOMMANDS = ("video", "train", "data", "evaluate", "serve", "average", "export-backbone")
+SUBCOMMANDS = ("video", "train", "train-restorer", "data", "evaluate", "serve", "average", "export-backbone")
 
 
 def _size(text: str) -> int:
@@ -128,6 +130,32 @@ def add_decoding_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+RESTORE_PARTS = ("levels", "grain", "defects")  # restore.PARTS, without importing torch for --help
+
+
+def _restore(text: str) -> str:
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if names != ["all"] and (not names or any(n not in RESTORE_PARTS for n in names)):
+        raise argparse.ArgumentTypeError(f"'all' or some of {','.join(RESTORE_PARTS)}, not {text!r}")
+    return ",".join(names)
+
+
+def add_restore_flags(p: argparse.ArgumentParser) -> None:
+    """``--restore [PARTS]`` and ``--restorer FILE``, shared by photos and films."""
+    p.add_argument(
+        "--restore",
+        nargs="?",
+        const="all",
+        type=_restore,
+        metavar="PARTS",
+        help="restore an old photo before colouring it: 'all' (the default when given without PARTS) or "
+        "some of levels (faded tones stretched), grain (grain removed, soft focus sharpened), defects "
+        "(scratches, dust, hairs found and filled), comma-separated; the output keeps the restored "
+        "lightness (default: off, the photo's own lightness kept exactly)",
+    )
+    p.add_argument("--restorer", metavar="FILE", help="restorer checkpoint (default: the bundled one)")
+
+
 def colorize_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="autocolor",
@@ -182,6 +210,7 @@ def colorize_parser() -> argparse.ArgumentParser:
         help="a colour photo whose colours are taken where its content matches (same place, same "
         "kind of thing); repeat for several (default: none)",
     )
+    add_restore_flags(p)
     p.add_argument(
         "--upsample",
         choices=("guided", "bilinear"),
@@ -219,7 +248,8 @@ def colorize_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="no progress bar or per-file lines (default: off)"
     )
     p.add_argument("-v", "--verbose", action="store_true", help="print sizes and timings (default: off)")
-    p.add_argument("-V", "--version", action="version", version=f"autocolor {__version__}")
+    p.add_argument("-V", "--version", action="version",
+                   version=f"autocolor {__version__} (bundled models: {bundled.describe()})")  # fmt: skip
     return p
 
 
@@ -271,6 +301,7 @@ def _fail(msg: str, code: int = 2) -> int:
 def colorize_main(argv: list[str]) -> int:
     args = colorize_parser().parse_args(argv)
     from .evidence.hints import HintError  # torch only once args are valid
+    from .model import CheckpointError
     from .pipeline import ModelNotAvailable
 
     try:
@@ -301,6 +332,17 @@ def _hints(args: argparse.Namespace) -> list:
     return list(args.hint) + (hint_lib.load(args.hints) if args.hints else [])
 
 
+def _restorer(args: argparse.Namespace):
+    """The restorer ``--restore`` and ``--restorer`` ask for, or None."""
+    if not args.restore:
+        return None
+    from . import restore
+    from .pipeline import pick_device
+
+    path, device = args.restorer or restore.WEIGHTS, pick_device(args.device)
+    return restore.Restorer.load(path, args.restore, require_checksum=not args.restorer, device=device)
+
+
 def _colorizer(args: argparse.Namespace):
     """The bundled or ``--weights`` model with the decoding the flags ask for."""
     from .pipeline import Colorizer
@@ -308,6 +350,7 @@ def _colorizer(args: argparse.Namespace):
     opts = dict(size=args.size, param=args.param, boost=args.boost, fade=args.fade,
                 temperature=args.temperature, device=args.device, guided=args.upsample == "guided",
                 seed=args.seed)  # fmt: skip
+    opts["restore"] = _restorer(args)
     if args.weights:
         colorizer = Colorizer.load(args.weights, **opts)
     else:
@@ -397,6 +440,11 @@ def data_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--package", action="append", default=[], help="only this source package (repeatable; default: all)"
     )
+    a = sub.add_parser("age", help="write aged gray twins of a photo folder, with their defect masks")
+    a.add_argument("src", help="folder of clean photos (searched recursively)")
+    a.add_argument("dst", help="folder to fill: DST/images, DST/masks and DST/manifest.csv")
+    a.add_argument("--seed", type=_number(0, 2**63 - 1, integer=True), default=0,
+                   help="seed of the old-print model (default 0): the same seed, the same twins")  # fmt: skip
     return p
 
 
@@ -404,6 +452,12 @@ def data_main(argv: list[str]) -> int:
     args = data_parser().parse_args(argv)
     from . import data
 
+    if args.action == "age":
+        from .data import twins
+
+        if not Path(args.src).is_dir():
+            return _fail(f"{args.src}: no such folder", 2)
+        return 1 if twins.age_folder(args.src, args.dst, args.seed) else 0
     try:
         splits = data.SPLITS if args.split == "all" else (args.split,)
         data.fetch(args.dest, splits, packages=tuple(args.package))
@@ -503,6 +557,7 @@ def video_parser() -> argparse.ArgumentParser:
                    help="a colour photo (or a still of the film in colour) whose colours are taken "
                    "wherever its content matches, in every frame; repeatable; per shot: run each shot "
                    "with --start/--end (default: none)")  # fmt: skip
+    add_restore_flags(p)
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: off)")
     p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help=DEVICE_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (default: off)")
@@ -511,6 +566,7 @@ def video_parser() -> argparse.ArgumentParser:
 
 def video_main(argv: list[str]) -> int:
     args = video_parser().parse_args(argv)
+    from .model import CheckpointError
     from .pipeline import Colorizer, ModelNotAvailable
 
     try:
@@ -525,7 +581,7 @@ def video_main(argv: list[str]) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     try:
-        opts = dict(size=args.size, device=args.device)
+        opts = dict(size=args.size, device=args.device, restore=_restorer(args))
         colorizer = (
             Colorizer.load(args.weights, **opts) if args.weights else Colorizer.from_pretrained(**opts)
         )
@@ -597,6 +653,10 @@ def _dispatch(argv: list[str]) -> int:
         from . import train
 
         return train.main(argv[1:])
+    if argv and argv[0] == "train-restorer":
+        from .restore import train as restore_train
+
+        return restore_train.main(argv[1:])
     if argv and argv[0] == "data":
         return data_main(argv[1:])
     if argv and argv[0] == "evaluate":

@@ -259,3 +259,33 @@ def test_every_option_has_help_with_its_default(name):
         assert action.help, (name, action.option_strings)
         assert "default" in action.help, (name, action.option_strings, action.help)
     assert "``" not in p.format_help()  # plain text, not reST
+
+
+def test_help_version_and_usage_errors_need_no_torch():
+    code = (
+        "import sys, contextlib, io\n"
+        "from autocolor import cli\n"
+        "for argv in (['--help'], ['-V'], ['video', '--help'], ['x.png', '--boost', 'much']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "        try:\n"
+        "            cli.main(argv)\n"
+        "        except SystemExit:\n"
+        "            pass\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_version_names_the_package_and_every_bundled_model(capsys):
+    from autocolor import __version__, bundled
+
+    with pytest.raises(SystemExit):
+        cli.main(["-V"])
+    out = capsys.readouterr().out
+    assert __version__ in out
+    for name, version in bundled.VERSIONS.items():
+        assert f"{name} {version}" in out
+        path = bundled.RESTORER if name == "restorer" else bundled.colorizer_weights(name)
+        fmt = "autocolor-restorer/1" if name == "restorer" else model.FORMAT
+        assert model.load_checkpoint(path, fmt=fmt)["meta"]["version"] == version
