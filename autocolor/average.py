@@ -46,11 +46,16 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("checkpoints", nargs="+", help="checkpoints from autocolor train (model-step-N.pt, ...)")
     p.add_argument("-o", "--output", required=True, help="the model file to write (+ .sha256)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output (default: off)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    problem = model_lib.output_problem(args.output, args.checkpoints, args.overwrite)
+    if problem:
+        print(f"autocolor average: error: {problem}", file=sys.stderr)
+        return 2
     try:
         net = average(args.checkpoints)
         model_lib.save(net, args.output, averaged=[Path(p).name for p in args.checkpoints])

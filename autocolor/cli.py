@@ -34,7 +34,16 @@ from tqdm import tqdm
 
 from . import __version__, bundled, io
 from .bundled import BUNDLED, DEFAULT_BACKBONE
-from .decoding import BOOST, CHROMA_METHODS, DEFAULT_PARAM, FADE, HUE_METHODS, DecodeParam
+from .decoding import (
+    BOOST,
+    BOOST_RANGE,
+    CHROMA_METHODS,
+    DEFAULT_PARAM,
+    FADE,
+    HUE_METHODS,
+    TEMPERATURE_RANGE,
+    DecodeParam,
+)
 
 SUBCOMMANDS = ("video", "train", "train-restorer", "data", "evaluate", "serve", "average", "export-backbone")
 
@@ -110,9 +119,10 @@ def add_decoding_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--boost",
-        type=_number(0),
+        type=_number(*BOOST_RANGE),
         default=BOOST,
-        help=f"saturation multiplier of the network's colours; hints keep theirs (default {BOOST:g})",
+        help=f"saturation multiplier of the network's colours, {BOOST_RANGE[0]:g}-{BOOST_RANGE[1]:g}; "
+        f"hints keep theirs (default {BOOST:g})",
     )
     p.add_argument(
         "--fade",
@@ -124,9 +134,11 @@ def add_decoding_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--temperature",
-        type=_number(0, low_open=True),
+        type=_number(*TEMPERATURE_RANGE),
         default=1.0,
-        help="annealed-mean temperature; below 1 sharpens the histograms (default 1: off)",
+        help="annealed-mean temperature, {:g}-{:g}; below 1 sharpens the histograms (default 1: off)".format(
+            *TEMPERATURE_RANGE
+        ),
     )
 
 

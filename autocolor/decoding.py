@@ -6,7 +6,6 @@ decoding itself is in ``histograms``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 FADE_ETA = 0.03  # chromatic fading threshold on |mean_k p_k e^{i theta_k}| (released convention)
@@ -16,6 +15,8 @@ TOOL_FADE = (0.0, 32 * FADE_ETA)  # the same as a ramp on the resultant length R
 # pixels (hue guesses that cancel, R < FADE[0]) go gray; the network's sure colours are boosted.
 FADE = (0.2, 32 * FADE_ETA)
 BOOST = 1.2
+BOOST_RANGE = (0.0, 10.0)  # beyond 10 every colour is pinned to the RGB cube's edge
+TEMPERATURE_RANGE = (0.01, 100.0)  # beyond these the histograms are one-hot or flat in float32
 
 CHROMA_METHODS = ("median", "median-interp", "expectation", "mode", "q75", "pixelwise", "once")
 HUE_METHODS = ("expectation-cf", "expectation", "mode", "median", "pixelwise", "once")
@@ -44,10 +45,12 @@ class DecodeParam:
             raise ValueError(f"unknown chroma method {chroma!r}; choose from {CHROMA_METHODS}")
         if hue not in HUE_METHODS:
             raise ValueError(f"unknown hue method {hue!r}; choose from {HUE_METHODS}")
-        if not 0 < temperature < math.inf:
-            raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
-        if not 0 <= boost < math.inf:
-            raise ValueError(f"boost must be a finite number >= 0, got {boost}")
+        if not TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]:
+            raise ValueError(
+                "temperature must be between {:g} and {:g}, got {}".format(*TEMPERATURE_RANGE, temperature)
+            )
+        if not BOOST_RANGE[0] <= boost <= BOOST_RANGE[1]:
+            raise ValueError("boost must be between {:g} and {:g}, got {}".format(*BOOST_RANGE, boost))
         lo, hi = (float(v) for v in fade)
         if not 0 <= lo < hi <= 1:
             raise ValueError(f"the fading ramp needs 0 <= lo < hi <= 1, got {lo}, {hi}")

@@ -243,9 +243,16 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    missing = [p for p in args.photos if not Path(p).exists()]
+    if missing:
+        print(f"autocolor evaluate: error: {missing[0]}: no such file or folder", file=sys.stderr)
+        return 2
     photos = data.list_images(args.photos, root=args.root)
     if args.limit:
         photos = photos[: args.limit]
+    if not photos:
+        print(f"autocolor evaluate: error: no photos in {' '.join(args.photos)}", file=sys.stderr)
+        return 1
     from .model import CheckpointError
     from .pipeline import ModelNotAvailable
 
@@ -257,6 +264,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report = evaluate(photos, methods, Path(args.out), args.gray, args.sheet, quick=args.quick)
     print(markdown(report["summary"]), end="")
-    print(f"{len(photos) - len(report['failed'])} photos scored, {len(report['failed'])} skipped; "
-          f"reports in {Path(args.out)}{os.sep}")  # fmt: skip
-    return 0
+    scored = len(photos) - len(report["failed"])
+    print(f"{scored} photos scored, {len(report['failed'])} skipped; reports in {Path(args.out)}{os.sep}")
+    return 0 if scored else 1

@@ -60,13 +60,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="a checkpoint from autocolor train, or the bundled model's file")
     p.add_argument("-o", "--output", help="the .pt file to write, plus .json and .sha256 beside it "
                    "(default: CHECKPOINT's name + -backbone.pt, in the current folder)")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output (default: off)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    output = args.output or f"{Path(args.checkpoint).stem}-backbone.pt"
+    problem = model_lib.output_problem(output, [args.checkpoint], args.overwrite)
+    if problem:
+        print(f"autocolor export-backbone: error: {problem}", file=sys.stderr)
+        return 2
     try:
-        out = export_backbone(args.checkpoint, args.output or f"{Path(args.checkpoint).stem}-backbone.pt")
+        out = export_backbone(args.checkpoint, output)
     except (model_lib.CheckpointError, OSError) as err:
         print(f"autocolor export-backbone: error: {err}", file=sys.stderr)
         return 2

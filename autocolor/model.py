@@ -168,6 +168,17 @@ def checksum_path(path: str | os.PathLike) -> Path:
     return Path(str(path) + ".sha256")
 
 
+def output_problem(output: str | os.PathLike, inputs, overwrite: bool) -> str | None:
+    """Why a tool must not write ``output``: it is one of its ``inputs`` (never, even with
+    ``overwrite``), or it exists and ``overwrite`` is off; None when it may."""
+    out = Path(output)
+    if any(out.exists() and os.path.samefile(out, p) for p in inputs if Path(p).exists()):
+        return f"{out} is an input; write the result elsewhere"
+    if out.exists() and not overwrite:
+        return f"{out} exists (use --overwrite)"
+    return None
+
+
 def atomic_save(obj, path: str | os.PathLike) -> None:
     """torch.save to a temporary file in the same folder, then rename over ``path``."""
     path = Path(path)

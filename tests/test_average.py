@@ -34,3 +34,20 @@ def test_average_refuses_different_networks_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "different network" in err
     assert not (tmp_path / "ab.pt").exists()
+
+
+def test_average_and_export_never_replace_their_input_and_ask_before_overwriting(tmp_path, capsys):
+    a, b = _saved(tmp_path, "a.pt", 0), _saved(tmp_path, "b.pt", 1)
+    before = (tmp_path / "a.pt").read_bytes()
+    for argv in (["average", a, b, "-o", a, "--overwrite"], ["export-backbone", a, "-o", a, "--overwrite"]):
+        assert cli.main(argv) == 2
+        assert "is an input" in capsys.readouterr().err
+    assert (tmp_path / "a.pt").read_bytes() == before
+    out = tmp_path / "ab.pt"
+    out.write_bytes(b"keep me")
+    assert cli.main(["average", a, b, "-o", str(out)]) == 2
+    assert "exists (use --overwrite)" in capsys.readouterr().err and out.read_bytes() == b"keep me"
+    assert cli.main(["average", a, b, "-o", str(out), "--overwrite"]) == 0
+    back = tmp_path / "bb.pt"
+    back.write_bytes(b"keep me")
+    assert cli.main(["export-backbone", b, "-o", str(back)]) == 2 and back.read_bytes() == b"keep me"

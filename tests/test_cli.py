@@ -77,7 +77,7 @@ def test_validated_flags(checkpoint, astronaut, tmp_path, capsys):
 
 
 def test_missing_bundled_model_says_so_and_writes_nothing(monkeypatch, astronaut, tmp_path, capsys):
-    monkeypatch.setattr("autocolor.pipeline.WEIGHTS_DIR", tmp_path / "none")
+    monkeypatch.setattr("autocolor.bundled.WEIGHTS_DIR", tmp_path / "none")
     assert run(astronaut, "-o", tmp_path / "out") == 2
     err = capsys.readouterr().err.strip()
     assert "no bundled" in err and len(err.splitlines()) == 1
@@ -189,7 +189,8 @@ def test_an_unexpected_error_on_one_file_does_not_stop_the_batch(
 
 
 def test_non_finite_and_out_of_range_options_are_refused(checkpoint, astronaut, capsys):
-    for bad in (["--boost", "inf"], ["--boost", "nan"], ["--temperature", "0"], ["--quality", "1000"],
+    for bad in (["--boost", "inf"], ["--boost", "nan"], ["--boost", "1e39"], ["--temperature", "0"],
+                ["--temperature", "1e-45"], ["--quality", "1000"],
                 ["--quality", "-5"], ["--max-pixels", "0"], ["--fade", "0.5,0.2"], ["--fade", "nan,1"],
                 ["--fade", "0.2"]):  # fmt: skip
         with pytest.raises(SystemExit) as e:

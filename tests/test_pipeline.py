@@ -132,7 +132,7 @@ def test_large_photo_is_processed_in_strips(colorizer, monkeypatch):
 
 
 def test_from_pretrained_without_bundled_model(monkeypatch, tmp_path):
-    monkeypatch.setattr("autocolor.pipeline.WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr("autocolor.bundled.WEIGHTS_DIR", tmp_path)
     with pytest.raises(ModelNotAvailable, match="no bundled"):
         Colorizer.from_pretrained()
 
