@@ -62,6 +62,18 @@ def test_video_keeps_frames_timing_and_sound(clip, tmp_path, capsys):
     colour = np.mean([np.ptp(f.astype(int), axis=2).mean() for f in frames])
     assert colour > 5  # colorized, not gray
     assert not any(p.name.endswith(".tmp.mp4") for p in dst.parent.iterdir())  # no leftovers
+    assert dst.stat().st_mode & 0o777 == 0o644  # readable as photos are
+
+
+def test_video_restore_cleans_each_frame(clip, restorer_checkpoint, tmp_path):
+    dst = tmp_path / "restored.mp4"
+    args = ["video", str(clip), "-o", str(dst), "-s", "256", "-q", "--carry", "0"]
+    assert cli.main([*args, "--restore", "--restorer", str(restorer_checkpoint)]) == 0
+    plain = tmp_path / "plain.mp4"
+    assert cli.main(["video", str(clip), "-o", str(plain), "-s", "256", "-q", "--carry", "0"]) == 0
+    with av.open(str(dst)) as a, av.open(str(plain)) as b:
+        fa, fb = (next(c.decode(video=0)).to_ndarray(format="rgb24").astype(float) for c in (a, b))
+    assert np.abs(fa.mean(axis=2) - fb.mean(axis=2)).mean() > 1  # the restored lightness, not the film's
 
 
 def test_clip_and_bad_inputs(clip, tmp_path, capsys):

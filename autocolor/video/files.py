@@ -77,6 +77,7 @@ def _temporary(dst: Path) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o644)  # as photos are written (mkstemp makes it private)
         os.replace(tmp, dst)
     finally:
         Path(tmp).unlink(missing_ok=True)
