@@ -79,3 +79,16 @@ def test_data_age_writes_twins_with_masks_and_goes_on_past_bad_files(photo_dir, 
     for name in ("images/chelsea.png", "masks/sub/coffee.png"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert cli.main(["data", "age", str(tmp_path / "missing"), str(tmp_path / "c")]) == 2
+
+
+def test_photos_that_differ_only_by_suffix_get_twins_of_their_own(photo_dir, tmp_path):
+    src = tmp_path / "clean"
+    src.mkdir()
+    shutil.copy(photo_dir / "chelsea.png", src / "cat.png")
+    shutil.copy(photo_dir / "coffee.png", src / "cat.jpg")  # a PNG by content; the name is what counts
+    shutil.copy(photo_dir / "astronaut.png", src / "moon.tif")
+    assert twins.age_folder(src, tmp_path / "a", report=lambda _: None) == 0
+    names = sorted(r["image"].name for r in twins.read_manifest(tmp_path / "a"))
+    assert names == ["cat.jpg.png", "cat.png.png", "moon.png"]
+    for r in twins.read_manifest(tmp_path / "a"):
+        assert io.read_image(r["image"]).light.shape == io.read_image(r["source"]).light.shape

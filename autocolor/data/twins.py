@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,13 +28,23 @@ def twin_seed(seed: int, rel: Path) -> list[int]:
     return [seed, int.from_bytes(hashlib.sha256(rel.as_posix().encode()).digest()[:8], "little")]
 
 
+def twin_names(src: Path) -> dict[Path, Path]:
+    """Each photo under ``src`` and its twin's name: its path with ``.png`` for its suffix, or with
+    ``.png`` added where two photos differ only by their suffix (``a.jpg``, ``a.png``)."""
+    photos = list_images([src])
+    plain = [p.relative_to(src).with_suffix(".png") for p in photos]
+    taken = Counter(plain)
+    return {
+        p: (r if taken[r] == 1 else r.with_name(p.name + ".png")) for p, r in zip(photos, plain, strict=True)
+    }
+
+
 def age_folder(src: str | Path, dst: str | Path, seed: int = 0, model: aging.OldPrint | None = None,
                report: Callable[[str], None] = print) -> int:  # fmt: skip
     """Write the aged twins of every photo under ``src`` into ``dst``; returns how many failed."""
     src, dst = Path(src), Path(dst)
     rows, failed = [], 0
-    for path in list_images([src]):
-        rel = path.relative_to(src).with_suffix(".png")
+    for path, rel in twin_names(src).items():
         try:
             photo = image_io.read_image(path)
         except image_io.ImageError as err:
