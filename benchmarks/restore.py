@@ -36,7 +36,7 @@ from PIL import Image
 
 from autocolor import Colorizer, io
 from autocolor.data import list_images, twins
-from autocolor.restore import Restorer
+from autocolor.restore import THRESHOLD, Restorer
 from autocolor.restore import net as net_lib
 
 
@@ -74,7 +74,7 @@ def restorers(path: str | None, threshold: float) -> dict:
     rows = {"no restoration": lambda light: light, "classical chain": classical}
     for parts in ("levels", "grain", "defects", "all"):
         rows[f"--restore {parts}"] = _light(Restorer(net, parts, threshold=threshold))
-    rows["--restore all, Telea fill"] = _light(Restorer(net, "all", fill="telea", threshold=threshold))
+    rows["--restore all (Telea fill)"] = _light(Restorer(net, "all", fill="telea", threshold=threshold))
     return rows
 
 
@@ -163,11 +163,12 @@ def _height(rgb: np.ndarray, h: int) -> np.ndarray:
 
 
 def contact_sheet(
-    folder: Path, restorer_path: str | None, colorizer: Colorizer, out: Path, count: int
+    folder: Path, restorer_path: str | None, colorizer: Colorizer, out: Path, count: int, only=("",)
 ) -> None:
-    """Rows of aged | restored | restored and colorized | original, each 360 px high."""
+    """Rows of aged | restored | restored and colorized | original, each 360 px high; only twins whose
+    path holds one of ``only`` (e.g. the collections that may be re-hosted)."""
     restorer = Restorer.load(restorer_path or _bundled())
-    manifest = twins.read_manifest(folder)
+    manifest = [t for t in twins.read_manifest(folder) if any(k in str(t["image"]) for k in only)]
     rows = []
     for twin in manifest[:: max(1, len(manifest) // count)][:count]:
         aged = io.read_image(twin["image"]).light
@@ -194,11 +195,13 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=5, help="timing rounds (median)")
     p.add_argument("--limit", type=int, default=0, help="only the first N twins (a quick look)")
     p.add_argument("--rows", help="comma-separated row names to run (default: all)")
-    p.add_argument("--threshold", type=float, default=0.5, help="defect probability that is filled")
+    p.add_argument("--threshold", type=float, default=THRESHOLD, help="defect probability that is filled")
+    p.add_argument("--clean-row", default="--restore all", help="the row scored on the clean photos")
     p.add_argument(
         "--sheet", type=Path, help="write a contact sheet (aged | restored | colorized | original)"
     )
     p.add_argument("--sheet-count", type=int, default=6, help="photos on the contact sheet")
+    p.add_argument("--sheet-from", nargs="+", default=[""], help="only twins whose path holds one of these")
     args = p.parse_args()
     torch.set_num_threads(2)
     if args.timing:
@@ -208,7 +211,8 @@ def main() -> None:
         "bundled": Colorizer.from_pretrained()
     }
     if args.sheet:
-        contact_sheet(args.aged, args.restorer, next(iter(colorizers.values())), args.sheet, args.sheet_count)
+        colorizer = next(iter(colorizers.values()))
+        contact_sheet(args.aged, args.restorer, colorizer, args.sheet, args.sheet_count, args.sheet_from)
         return
     rows = restorers(args.restorer, args.threshold)
     if args.rows:
@@ -228,9 +232,7 @@ def main() -> None:
         print(
             table(
                 ["clean photos", "mean", ""],
-                score_clean(
-                    restorers(args.restorer, args.threshold)["--restore all"], colorizers, args.clean
-                ),
+                score_clean(restorers(args.restorer, args.threshold)[args.clean_row], colorizers, args.clean),
             )
         )
 

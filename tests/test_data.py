@@ -181,7 +181,8 @@ def test_degraded_input_and_rebalancing_weights_leave_the_targets_alone(photo_di
         assert torch.equal(a["points"], b["points"]) and torch.equal(a["light"], b["light"])
         assert all(torch.equal(a["targets"][k], b["targets"][k]) for k in a["targets"])
         assert not torch.equal(a["gray"], b["gray"]) and b["gray"].shape == a["gray"].shape
-        assert (b["gray"] - a["gray"]).abs().mean() < 0.05  # degraded, still the same picture
+        corr = torch.corrcoef(torch.stack([a["gray"].flatten(), b["gray"].flatten()]))[0, 1]
+        assert corr > 0.6, corr  # aged as an old print, still the same picture
         assert "weight" not in a and b["weight"].shape == (16,)
     gray = torch.rand(64, 64)
     g = torch.Generator().manual_seed(0)

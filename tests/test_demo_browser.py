@@ -173,6 +173,12 @@ def test_colorize_inspect_redecode_download(page, photo_dir, tmp_path):
     _, png = _result(page, "#doubt")
     assert colourfulness(png)[0] == (451, 300)
 
+    # restoring an old photo first: the bundled restorer runs, and shows the defects it found
+    page.locator("#restore input").check()
+    page.get_by_role("tab", name="Defects found").click()
+    _, png = _result(page, "#defects")
+    assert colourfulness(png)[0] == (451, 300)
+
 
 def test_several_photos_and_the_gallery(page, photo_dir):
     page.locator("#upload input[type=file]").set_input_files(

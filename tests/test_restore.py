@@ -62,8 +62,8 @@ def test_each_part_changes_what_it_owns(restorer_checkpoint, light):
     np.testing.assert_array_equal(out.light[keep], light[keep])  # defects alone: only defect pixels move
     grain = Restorer.load(restorer_checkpoint, "grain", threshold=1.0)(light)  # no defect found
     assert np.abs(grain.light - light).mean() > 0  # the network's detail everywhere else
-    parts = {p: Restorer.load(restorer_checkpoint, p, threshold=0.5)(light).light - light for p in PARTS}
-    whole = Restorer.load(restorer_checkpoint, "all", threshold=0.5)(light).light - light
+    parts = {p: Restorer.load(restorer_checkpoint, p)(light).light - light for p in PARTS}
+    whole = Restorer.load(restorer_checkpoint, "all")(light).light - light
     inside = (whole > -light + 1e-3) & (whole < 1 - light - 1e-3)  # not clipped
     np.testing.assert_allclose(sum(parts.values())[inside], whole[inside], atol=1e-4)  # the parts add up
     with pytest.raises(ValueError, match="weights"):
