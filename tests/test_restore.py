@@ -116,3 +116,21 @@ def test_cli_restore_rejects_unknown_parts_and_missing_weights(checkpoint, astro
                      "--restorer", str(tmp_path / "none.pt")])  # fmt: skip
     assert code == 2 and "none.pt" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_train_restorer_resumes_with_its_own_settings_and_names_a_damaged_run(photo_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    photos = [str(photo_dir / "chelsea.png"), str(photo_dir / "coffee.png")]
+    small = ["--batch", "2", "--save-every", "2", "--workers", "0", "--quantiles", "8", "--out", str(run)]
+    assert cli.main(["train-restorer", *photos, "--steps", "2", *small]) == 0
+    capsys.readouterr()
+    # resumed with the run's own 8 quantiles, although the command line does not repeat them
+    args = ["train-restorer", "--resume", "--out", str(run), "--steps", "4", "--workers", "0", "--batch", "9"]
+    assert cli.main(args) == 0
+    assert net.load(run / "restorer.pt").config.stats == net.load(run / "restorer-step-2.pt").config.stats
+    assert len(net.load(run / "restorer.pt").config.stats) == 8 and (run / "restorer-step-4.pt").exists()
+    capsys.readouterr()
+    (run / "state.pt").write_bytes(b"damaged")
+    assert cli.main(["train-restorer", "--resume", "--out", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "state.pt: not a readable restorer run" in err and len(err.splitlines()) == 1

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -63,7 +65,7 @@ def load_lightness(path: Path, max_side: int = 1024) -> np.ndarray | None:
         s = min(1.0, max_side / min(im.size))
         if s < 1:
             im = im.resize((round(im.size[0] * s), round(im.size[1] * s)), Image.BILINEAR, reducing_gap=3.0)
-        return np.asarray(im, np.uint16).sum(2).__floordiv__(3).astype(np.uint8)
+        return (np.asarray(im, np.uint16).sum(axis=2) // 3).astype(np.uint8)
 
 
 class AgedCrops(Dataset):
@@ -84,8 +86,6 @@ class AgedCrops(Dataset):
         photo = self.photos[int(rng.integers(len(self.photos)))]
         short = rng.uniform(max(cfg.short_side[0], cfg.crop), cfg.short_side[1])
         s = min(1.0, short / min(photo.shape))
-        import cv2
-
         clean = cv2.resize(photo, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else photo
         clean = clean.astype(np.float32) / 255
         if rng.random() < 0.5:
@@ -117,6 +117,27 @@ def _lr(step: int, cfg: RestorerTrainConfig) -> float:
     return cfg.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(step / cfg.steps, 1))))
 
 
+def _state(out: Path) -> dict:
+    """The run's saved state, or a ValueError of one line naming what is wrong with it."""
+    path = out / STATE_FILE
+    if not path.is_file():
+        raise ValueError(f"{path}: no saved run to resume")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for damaged or foreign files
+        raise ValueError(f"{path}: not a readable restorer run ({type(err).__name__})") from None
+    if not isinstance(state, dict) or not {"net", "opt", "step", "config"} <= set(state):
+        raise ValueError(f"{path}: not a state saved by autocolor train-restorer")
+    return state
+
+
+def _saved_config(saved: dict, **changes) -> RestorerTrainConfig:
+    """The configuration a run was started with; ``changes`` (steps, workers) may differ."""
+    saved = {**saved, "net": net_lib.RestorerConfig(**saved["net"]), "photos": tuple(saved["photos"]),
+             "short_side": tuple(saved["short_side"])}  # fmt: skip
+    return replace(RestorerTrainConfig(**saved), **changes)
+
+
 def train(cfg: RestorerTrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train (or, with ``resume``, continue) a restorer; returns the path of its last checkpoint."""
     out = Path(cfg.out)
@@ -125,7 +146,10 @@ def train(cfg: RestorerTrainConfig, resume: bool = False, progress: bool = True)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     step = 0
     if resume:
-        state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True)
+        state = _state(out)
+        cfg = _saved_config(state["config"], steps=cfg.steps, workers=cfg.workers)
+        net = net_lib.RestoreNet(cfg.net)
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         step = int(state["step"])
@@ -152,7 +176,7 @@ def train(cfg: RestorerTrainConfig, resume: bool = False, progress: bool = True)
         if step % cfg.save_every == 0 or step == cfg.steps:
             net_lib.save(net, out / f"restorer-step-{step}.pt", step=step, config=asdict(cfg))
             net_lib.save(net, out / MODEL_FILE, step=step)
-            state = {"net": net.state_dict(), "opt": opt.state_dict(), "step": step}
+            state = {"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "config": asdict(cfg)}
             model_lib.atomic_save(state, out / STATE_FILE)
             log.flush()
     return out / MODEL_FILE
@@ -172,7 +196,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default: 1, 10, 50, 90 and 99 %%)")  # fmt: skip
     p.add_argument("--defect-weight", type=float, default=4.0, help="extra L1 weight of defect pixels")
     p.add_argument("--clean", type=float, default=0.2, help="share of samples left unaged (default 0.2)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out with its own settings (--steps, --workers may "
+                   "change)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,7 +207,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = RestorerTrainConfig(tuple(args.photos), args.out, args.steps, args.batch, lr=args.lr,
                               defect_weight=args.defect_weight, clean=args.clean, save_every=args.save_every,
                               seed=args.seed, workers=args.workers, net=net)  # fmt: skip
-    print(train(cfg, resume=args.resume))
+    try:
+        print(train(cfg, resume=args.resume))
+    except ValueError as err:
+        print(f"autocolor train-restorer: error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
