@@ -255,7 +255,8 @@ def colorize_parser() -> argparse.ArgumentParser:
         default=io.DEFAULT_MAX_PIXELS,
         help=f"refuse larger images (default {io.DEFAULT_MAX_PIXELS / 1e6:.0f}e6)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for the sampling decoders (default 0)")
+    p.add_argument("--seed", type=_number(0, 2**63 - 1, integer=True), default=0,
+                   help="seed for the sampling decoders, 0 to 2**63-1 (default 0)")  # fmt: skip
     p.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar or per-file lines (default: off)"
     )

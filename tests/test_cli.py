@@ -190,7 +190,7 @@ def test_an_unexpected_error_on_one_file_does_not_stop_the_batch(
 
 def test_non_finite_and_out_of_range_options_are_refused(checkpoint, astronaut, capsys):
     for bad in (["--boost", "inf"], ["--boost", "nan"], ["--boost", "1e39"], ["--temperature", "0"],
-                ["--temperature", "1e-45"], ["--quality", "1000"],
+                ["--temperature", "1e-45"], ["--seed", "1e23"], ["--seed", "-1"], ["--quality", "1000"],
                 ["--quality", "-5"], ["--max-pixels", "0"], ["--fade", "0.5,0.2"], ["--fade", "nan,1"],
                 ["--fade", "0.2"]):  # fmt: skip
         with pytest.raises(SystemExit) as e:
