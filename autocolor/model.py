@@ -196,8 +196,14 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
 
 def save(model: HypercolumnColorizer, path: str | os.PathLike, half: bool = False, **meta) -> str:
     """Write a self-describing checkpoint (config + weights) and its ``.sha256``; returns the hash."""
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    atomic_save({"format": FORMAT, "config": asdict(model.config), "state_dict": state, "meta": meta}, path)
+    return write_checkpoint(model, FORMAT, path, half, **meta)
+
+
+def write_checkpoint(net: nn.Module, fmt: str, path: str | os.PathLike, half: bool = False, **meta) -> str:
+    """Write ``net``'s config (a dataclass) and weights as a checkpoint of format ``fmt``, and its
+    ``.sha256`` beside it; returns the hash."""
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in net.state_dict().items()}
+    atomic_save({"format": fmt, "config": asdict(net.config), "state_dict": state, "meta": meta}, path)
     digest = sha256(path)
     checksum_path(path).write_text(f"{digest}  {Path(path).name}\n")
     return digest

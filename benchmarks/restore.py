@@ -35,6 +35,7 @@ from common import table
 from PIL import Image
 
 from autocolor import Colorizer, io
+from autocolor.bundled import RESTORER
 from autocolor.data import list_images, twins
 from autocolor.restore import THRESHOLD, Restorer
 from autocolor.restore import net as net_lib
@@ -70,7 +71,7 @@ def classical(light: np.ndarray) -> np.ndarray:
 
 def restorers(path: str | None, threshold: float) -> dict:
     """The rows: name -> a function from aged lightness to restored lightness."""
-    net = net_lib.load(path or _bundled())
+    net = net_lib.load(path or RESTORER)
     rows = {"no restoration": lambda light: light, "classical chain": classical}
     for parts in ("levels", "grain", "defects", "all"):
         rows[f"--restore {parts}"] = _light(Restorer(net, parts, threshold=threshold))
@@ -80,12 +81,6 @@ def restorers(path: str | None, threshold: float) -> dict:
 
 def _light(restorer: Restorer):
     return lambda light: restorer(light).light
-
-
-def _bundled() -> Path:
-    from autocolor import restore
-
-    return restore.WEIGHTS
 
 
 def score(rows: dict, colorizers: dict, folder: Path, limit: int = 0) -> dict:
@@ -140,7 +135,7 @@ def timing(folder: Path, restorer_path: str | None, runs: int) -> str:
     on the same photo (measured in the same rounds)."""
     rgb = io.to_rgb(list_images([folder])[0])
     light = cv2.resize(rgb.mean(axis=2), (1152, 864), interpolation=cv2.INTER_AREA)
-    net = net_lib.load(restorer_path or _bundled())
+    net = net_lib.load(restorer_path or RESTORER)
     rows = {f"--restore {p}": Restorer(net, p) for p in ("levels", "grain", "defects", "all")}
     rows["classical chain"] = classical
     colorizer = Colorizer.from_pretrained()
@@ -167,7 +162,7 @@ def contact_sheet(
 ) -> None:
     """Rows of aged | restored | restored and colorized | original, each 360 px high; only twins whose
     path holds one of ``only`` (e.g. the collections that may be re-hosted)."""
-    restorer = Restorer.load(restorer_path or _bundled())
+    restorer = Restorer.load(restorer_path or RESTORER)
     manifest = [t for t in twins.read_manifest(folder) if any(k in str(t["image"]) for k in only)]
     rows = []
     for twin in manifest[:: max(1, len(manifest) // count)][:count]:

@@ -153,31 +153,29 @@ def _tone(rng: np.random.Generator, bright: float) -> float:
     return _u(rng, (0.82, 1.0)) if rng.random() < bright else _u(rng, (0.0, 0.18))
 
 
-def scratches(light: np.ndarray, rng: np.random.Generator, count=(1, 6)) -> tuple[np.ndarray, Mask]:
-    """Long thin lines, nearly straight, 1-3 pixels wide, most of them white (emulsion scraped off)."""
+def _lines(light: np.ndarray, rng: np.random.Generator, count, length, bend: float, steps: int, widths,
+           strength, bright: float) -> tuple[np.ndarray, Mask]:  # fmt: skip
+    """``count`` random curves (length a share ``length`` of the longer side, ``widths`` pixels wide,
+    drawn at ``strength``), each white with probability ``bright``, else black; their coverage."""
     h, w = light.shape
     mask = np.zeros_like(light)
     for _ in range(int(rng.integers(count[0], count[1] + 1))):
-        length = rng.uniform(0.2, 1.2) * max(h, w)
-        start = rng.uniform([0, 0], [w, h])
-        line = _curve(rng, start, rng.uniform(0, 2 * np.pi), length, 0.01)
-        cover = _draw(light.shape, [line], int(rng.integers(1, 4))) * _u(rng, (0.6, 1.0))
-        light = _paint(light, cover, _tone(rng, 0.75))
+        size = rng.uniform(*length) * max(h, w)
+        line = _curve(rng, rng.uniform([0, 0], [w, h]), rng.uniform(0, 2 * np.pi), size, bend, steps)
+        cover = _draw(light.shape, [line], int(rng.integers(*widths))) * _u(rng, strength)
+        light = _paint(light, cover, _tone(rng, bright))
         np.maximum(mask, cover, out=mask)
     return light, mask
+
+
+def scratches(light: np.ndarray, rng: np.random.Generator, count=(1, 6)) -> tuple[np.ndarray, Mask]:
+    """Long thin lines, nearly straight, 1-3 pixels wide, most of them white (emulsion scraped off)."""
+    return _lines(light, rng, count, (0.2, 1.2), 0.01, 24, (1, 4), (0.6, 1.0), 0.75)
 
 
 def hairs(light: np.ndarray, rng: np.random.Generator, count=(1, 4)) -> tuple[np.ndarray, Mask]:
     """Hairs and fibres on the print or the scanner glass: thin curly lines, mostly dark."""
-    h, w = light.shape
-    mask = np.zeros_like(light)
-    for _ in range(int(rng.integers(count[0], count[1] + 1))):
-        length = rng.uniform(0.05, 0.3) * max(h, w)
-        line = _curve(rng, rng.uniform([0, 0], [w, h]), rng.uniform(0, 2 * np.pi), length, 0.25, 40)
-        cover = _draw(light.shape, [line], int(rng.integers(1, 3))) * _u(rng, (0.5, 1.0))
-        light = _paint(light, cover, _tone(rng, 0.25))
-        np.maximum(mask, cover, out=mask)
-    return light, mask
+    return _lines(light, rng, count, (0.05, 0.3), 0.25, 40, (1, 3), (0.5, 1.0), 0.25)
 
 
 def dust(light: np.ndarray, rng: np.random.Generator, per_mp=(40.0, 400.0)) -> tuple[np.ndarray, Mask]:

@@ -10,8 +10,7 @@ cell, so that tone can be judged beyond the network's window (tiles of a large p
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -91,13 +90,7 @@ def save(net: RestoreNet, path, half: bool = False, **meta) -> str:
     """Write the restorer's config and weights, and a ``.sha256`` beside them; returns the hash."""
     from .. import model as model_lib
 
-    path = Path(path)
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in net.state_dict().items()}
-    ckpt = {"format": FORMAT, "config": asdict(net.config), "state_dict": state, "meta": meta}
-    model_lib.atomic_save(ckpt, path)
-    digest = model_lib.sha256(path)
-    model_lib.checksum_path(path).write_text(f"{digest}  {path.name}\n")
-    return digest
+    return model_lib.write_checkpoint(net, FORMAT, path, half, **meta)
 
 
 def load(path, require_checksum: bool = False) -> RestoreNet:

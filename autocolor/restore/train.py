@@ -142,14 +142,13 @@ def train(cfg: RestorerTrainConfig, resume: bool = False, progress: bool = True)
     """Train (or, with ``resume``, continue) a restorer; returns the path of its last checkpoint."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    state = _state(out) if resume else None
+    if state is not None:
+        cfg = _saved_config(state["config"], steps=cfg.steps, workers=cfg.workers)
     net = net_lib.RestoreNet(cfg.net)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     step = 0
-    if resume:
-        state = _state(out)
-        cfg = _saved_config(state["config"], steps=cfg.steps, workers=cfg.workers)
-        net = net_lib.RestoreNet(cfg.net)
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    if state is not None:
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         step = int(state["step"])
