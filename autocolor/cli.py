@@ -8,7 +8,7 @@
     autocolor train PHOTOS... --out runs/x     train (see autocolor train -h)
     autocolor train-restorer PHOTOS... --out runs/r   train the old-photo restorer
     autocolor data fetch DIR                   fetch the training and evaluation photo sets
-    autocolor data age SRC DST                 aged twins of a photo folder, with defect masks
+    autocolor data age SRC DST                 aged twins of photos and films, with defect masks
     autocolor serve                            the web demo on http://127.0.0.1:7860
     autocolor average A.pt B.pt -o ab.pt       one model from several checkpoints' mean weights
     autocolor export-backbone CKPT -o b.pt     the trained trunk alone, for other tasks
@@ -152,19 +152,24 @@ def _restore(text: str) -> str:
     return ",".join(names)
 
 
-def add_restore_flags(p: argparse.ArgumentParser) -> None:
+RESTORE_HELP = (
+    "restore an old photo before colouring it: 'all' (the default when given without PARTS) or some of "
+    "levels (faded tones stretched), grain (grain removed, soft focus sharpened), defects (scratches, "
+    "dust, hairs found and filled), comma-separated; the output keeps the restored lightness (default: "
+    "off, the photo's own lightness kept exactly)"
+)
+FILM_RESTORE_HELP = (
+    "restore an old film before colouring it, each frame with the frames around it: 'all' (the default "
+    "when given without PARTS) or some of levels (faded tones stretched, flicker evened out), grain "
+    "(grain averaged away along the motion), defects (dust on single frames filled from their "
+    "neighbours, running scratches filled), comma-separated (default: off)"
+)
+
+
+def add_restore_flags(p: argparse.ArgumentParser, film: bool = False) -> None:
     """``--restore [PARTS]`` and ``--restorer FILE``, shared by photos and films."""
-    p.add_argument(
-        "--restore",
-        nargs="?",
-        const="all",
-        type=_restore,
-        metavar="PARTS",
-        help="restore an old photo before colouring it: 'all' (the default when given without PARTS) or "
-        "some of levels (faded tones stretched), grain (grain removed, soft focus sharpened), defects "
-        "(scratches, dust, hairs found and filled), comma-separated; the output keeps the restored "
-        "lightness (default: off, the photo's own lightness kept exactly)",
-    )
+    p.add_argument("--restore", nargs="?", const="all", type=_restore, metavar="PARTS",
+                   help=FILM_RESTORE_HELP if film else RESTORE_HELP)  # fmt: skip
     p.add_argument("--restorer", metavar="FILE", help="restorer checkpoint (default: the bundled one)")
 
 
@@ -454,7 +459,8 @@ def data_parser() -> argparse.ArgumentParser:
         "--package", action="append", default=[], help="only this source package (repeatable; default: all)"
     )
     a = sub.add_parser("age", help="write aged gray twins of a photo folder, with their defect masks")
-    a.add_argument("src", help="folder of clean photos (searched recursively)")
+    a.add_argument("src", help="folder of clean photos and films (searched recursively; films become "
+                   "aged image sequences)")  # fmt: skip
     a.add_argument("dst", help="folder to fill: DST/images, DST/masks and DST/manifest.csv")
     a.add_argument("--seed", type=_number(0, 2**63 - 1, integer=True), default=0,
                    help="seed of the old-print model (default 0): the same seed, the same twins")  # fmt: skip
@@ -570,7 +576,10 @@ def video_parser() -> argparse.ArgumentParser:
                    help="a colour photo (or a still of the film in colour) whose colours are taken "
                    "wherever its content matches, in every frame; repeatable; per shot: run each shot "
                    "with --start/--end (default: none)")  # fmt: skip
-    add_restore_flags(p)
+    add_restore_flags(p, film=True)
+    p.add_argument("--each-frame", action="store_true",
+                   help="with --restore: restore every frame on its own, as a photo, without looking at "
+                   "its neighbours (default: off)")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: off)")
     p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help=DEVICE_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (default: off)")
@@ -627,7 +636,9 @@ def _colorize_film(colorizer, src: Path, out: Path, steady, clip, refs, args: ar
     dst.parent.mkdir(parents=True, exist_ok=True)
     bar = tqdm(unit="frame", desc=src.name, disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
     try:
-        n = video.colorize_any(colorizer, src, dst, steady, clip, bar.update, refs)
+        n = video.colorize_any(
+            colorizer, src, dst, steady, clip, bar.update, refs, temporal=not args.each_frame
+        )
     except (video.VideoError, sequence.SequenceError, io.ImageError, OSError) as err:
         print(f"autocolor video: error: {err}", file=sys.stderr)
         return False

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -349,6 +350,13 @@ class Colorizer:
         out = np.empty((*photo.light.shape, 3), dtype)
         pred = self.predict(photo, features=bool(hints or references))
         return self.render(self.steer(pred, hints, references), photo.light, out=out)
+
+    def with_restorer(self, restore) -> Colorizer:
+        """This colorizer, its network shared, restoring with ``restore`` (as in ``Colorizer``; None:
+        not at all)."""
+        other = copy.copy(self)
+        other.restorer = _restorer(restore, self.device)
+        return other
 
     def restored(self, photo: io.Photo) -> io.Photo:
         """``photo`` with its lightness restored by ``restore`` (itself when there is no restorer)."""

@@ -307,3 +307,22 @@ def test_restore_switch_swaps_in_the_restored_photo_and_back(
     demo.run(session, models, demo.Settings("test"))
     np.testing.assert_array_equal(entry.photo.light, uploaded)
     assert entry.defects is None and entry.pred is not None
+
+
+def test_the_video_tabs_restore_switch_restores_the_clip(models, restorer_checkpoint, astronaut, tmp_path):
+    pytest.importorskip("cv2")
+    av = pytest.importorskip("av")
+    from autocolor.demo.page import Handlers
+    from autocolor.restore import Restorer
+
+    models._restorer = Restorer.load(restorer_checkpoint)
+    on = Handlers(models, tmp_path, demo.DEFAULT_MAX_PIXELS)
+    src = _gray_clip(tmp_path / "clip.mp4", astronaut, frames=6)
+    films = {}
+    for restore in (False, True):
+        out, status = on.on_clip(str(src), 0.85, restore, "test")
+        assert "**6** frames" in status
+        with av.open(out) as c:
+            films[restore] = [f.to_ndarray(format="rgb24").astype(np.float32) for f in c.decode(video=0)]
+    assert np.abs(films[True][3].mean(axis=2) - films[False][3].mean(axis=2)).mean() > 1  # restored lightness
+    assert models.get("test").restorer is None  # the shared colorizer is left as it was

@@ -126,16 +126,19 @@ def _film() -> dict:
         return {}
     gr.Markdown(f"Drop a short clip: its first {film.MAX_SECONDS:g} s are colorized (frames up to "
                 "1280x720), colour carried along the optical flow so that it does not flicker, sound "
-                "kept. Longer films: `autocolor video`.")  # fmt: skip
+                "kept; tick 'Restore' first for an old film. Longer films: `autocolor video`.")  # fmt: skip
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             clip = gr.Video(label="Clip (drop or click)", sources=["upload"], elem_id="clip")
             carry = gr.Slider(0, 0.95, value=0.85, step=0.05, elem_id="carry",
                               label="Carry (0: each frame on its own)")  # fmt: skip
+            restore = gr.Checkbox(False, elem_id="clip-restore",
+                                  label="Restore an old film first: flicker, grain, dust and scratches, "
+                                  "each frame with its neighbours (--restore)")  # fmt: skip
             status = gr.Markdown(elem_id="clip-status")
         with gr.Column(scale=2):
             result = gr.Video(label="autocolor", interactive=False, elem_id="clip-result")
-    return dict(clip=clip, carry=carry, result=result, status=status)
+    return dict(clip=clip, carry=carry, restore=restore, result=result, status=status)
 
 
 def layout(models: Models) -> Layout:
@@ -253,12 +256,13 @@ class Handlers:
             write_downloads(session, self.models, settings_of(*controls), self.root)
         return self.files_of(session), session
 
-    def on_clip(self, clip, carry, model):
-        """Colorize an uploaded clip (its start); the result and a status line."""
+    def on_clip(self, clip, carry, restore, model):
+        """Colorize an uploaded clip (its start), restored first if asked; the result and a status line."""
         if not clip:
             return None, ""
         try:
-            out, status = film.colorize_clip(self.models.get(model), clip, self.root / "video", float(carry))
+            colorizer = self.models.get(model).with_restorer(self.models.restorer() if restore else None)
+            out, status = film.colorize_clip(colorizer, clip, self.root / "video", float(carry))
         except (film.VideoError, OSError) as err:
             return None, f"⚠ {err}"
         return str(out), status
@@ -312,9 +316,8 @@ def wire(ui: Layout, on: Handlers) -> None:
         previews_then_files(img.select, on.on_hint, [steer["mode"], steer["colour"], *inputs])
     if ui.film:
         clip = ui.film["clip"]
-        clip.upload(
-            on.on_clip, [clip, ui.film["carry"], model], [ui.film["result"], ui.film["status"]], **heavy
-        )
+        clip.upload(on.on_clip, [clip, ui.film["carry"], ui.film["restore"], model],
+                    [ui.film["result"], ui.film["status"]], **heavy)  # fmt: skip
 
 
 def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> gr.Blocks:

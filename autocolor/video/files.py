@@ -40,10 +40,12 @@ def colorize_video(
     end: float | None = None,
     progress=None,
     references: Sequence = (),
+    temporal: bool = True,
 ) -> int:
     """Colorize video ``src`` into ``dst`` (H.264, audio copied); returns the number of frames.
     ``progress``: called with 1 after each frame (a tqdm's ``update``); ``references``: prepared
-    reference photos (``Colorizer.reference``) for every frame. The output appears only when complete."""
+    reference photos (``Colorizer.reference``) for every frame; ``temporal``: a colorizer's restorer
+    looks at each frame's neighbours (else frame by frame). The output appears only when complete."""
     import av
 
     src, dst = Path(src), Path(dst)
@@ -58,7 +60,7 @@ def colorize_video(
         vs.thread_type = "AUTO"
         try:
             with _temporary(dst) as tmp:
-                film = FrameColorizer(colorizer, steady, references)
+                film = FrameColorizer(colorizer, steady, references, temporal)
                 count = _transcode(film, inp, vs, tmp, dst, crf, lossless, start, end, progress)
                 if count == 0:
                     raise VideoError(
@@ -126,23 +128,30 @@ def _transcode(film: FrameColorizer, inp, vs, tmp, dst, crf, lossless, start, en
             ovs.metadata["rotate"] = vs.metadata["rotate"]
         oas = {a.index: out.add_stream_from_template(a) for a in audio}
         count = 0
-        for packet in inp.demux(vs, *audio):
-            if packet.stream.type == "audio":
-                if packet.dts is not None and _within(packet, start, end):
-                    packet.stream = oas[packet.stream.index]
-                    out.mux(packet)
-                continue
-            for frame in packet.decode():
-                if frame.time is not None and (frame.time < start or (end is not None and frame.time >= end)):
-                    continue
-                new = av.VideoFrame.from_ndarray(film.rgb8(_light(frame)), format="rgb24")
-                new.pts, new.time_base = frame.pts, frame.time_base
-                out.mux(ovs.encode(new))
-                count += 1
-                if progress is not None:
-                    progress(1)
+        for rgb, (pts, time_base) in film.run(_decoded(inp, vs, audio, out, oas, start, end)):
+            new = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            new.pts, new.time_base = pts, time_base
+            out.mux(ovs.encode(new))
+            count += 1
+            if progress is not None:
+                progress(1)
         out.mux(ovs.encode(None))
     return count
+
+
+def _decoded(inp, vs, audio, out, oas, start, end) -> Iterator[tuple[np.ndarray, tuple]]:
+    """(lightness, (pts, time base)) of the video's frames within [start, end); the audio packets
+    within it are copied to ``out`` on the way."""
+    for packet in inp.demux(vs, *audio):
+        if packet.stream.type == "audio":
+            if packet.dts is not None and _within(packet, start, end):
+                packet.stream = oas[packet.stream.index]
+                out.mux(packet)
+            continue
+        for frame in packet.decode():
+            if frame.time is not None and (frame.time < start or (end is not None and frame.time >= end)):
+                continue
+            yield _light(frame), (frame.pts, frame.time_base)
 
 
 def _within(packet, start: float, end: float | None) -> bool:
@@ -174,18 +183,20 @@ def colorize_any(
     clip: Clip = Clip(),
     progress=None,
     references: Sequence = (),
+    temporal: bool = True,
 ) -> int:
     """Colorize a video or an image sequence (``sequence``) into a video or an image sequence;
     returns the number of frames. Video to video keeps the sound (``colorize_video``)."""
     if not sequence.is_sequence(src) and not sequence.is_sequence(dst):
         c = clip
         return colorize_video(
-            colorizer, src, dst, steady, c.crf, c.lossless, c.start, c.end, progress, references
+            colorizer, src, dst, steady, c.crf, c.lossless, c.start, c.end, progress, references, temporal
         )
     source = _sequence_frames(src, clip) if sequence.is_sequence(src) else _video_frames(src, clip)
-    film = FrameColorizer(colorizer, steady, references)
+    film = FrameColorizer(colorizer, steady, references, temporal)
     empty = VideoError(f"{src}: no frames between {clip.start:g} s and {clip.end or 'the end'}")
-    coloured = ((number, film.rgb(photo.light), photo) for number, photo in _nonempty(source, empty))
+    frames = ((photo.light, (number, photo)) for number, photo in _nonempty(source, empty))
+    coloured = ((number, rgb, photo) for rgb, (number, photo) in film.run(frames, bits8=False))
     write = _write_frames if sequence.is_sequence(dst) else _encode_frames
     return write(coloured, dst, clip, progress)
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..pipeline import Colorizer, Prediction
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,19 @@ class Steadier:
 
 
 class FrameColorizer:
-    """Colours a film frame after frame: the network, the reference photos' evidence (if any), then
-    the steadier (unless ``steady`` is None: frame by frame)."""
+    """Colours a film frame after frame: restoration (if the colorizer has a restorer: along time, or
+    frame by frame with ``temporal=False``), the network, the reference photos' evidence (if any),
+    then the steadier (unless ``steady`` is None: frame by frame)."""
 
-    def __init__(self, colorizer: Colorizer, steady: Steady | None = Steady(), references: Sequence = ()):
+    def __init__(self, colorizer: Colorizer, steady: Steady | None = Steady(), references: Sequence = (),
+                 temporal: bool = True):  # fmt: skip
         self.colorizer, self.references = colorizer, list(references)
         self.steadier = Steadier(colorizer, steady) if steady is not None else None
+        self.film = None
+        if colorizer.restorer is not None and temporal:
+            from ..restore.film import FilmRestorer
+
+            self.film = FilmRestorer(colorizer.restorer, colorizer.restorer.parts)
 
     def predict(self, light: np.ndarray) -> Prediction:
         pred = self.colorizer.predict(light, features=bool(self.references))
@@ -114,26 +124,33 @@ class FrameColorizer:
             pred = self.colorizer.steer(pred, references=self.references)
         return self.steadier.step(pred, light) if self.steadier is not None else pred
 
-    def restored(self, light: np.ndarray) -> np.ndarray:
-        """The frame's lightness, restored frame by frame when the colorizer has a restorer."""
+    def restored(self, frames: Iterable[tuple[np.ndarray, T]]) -> Iterator[tuple[np.ndarray, T]]:
+        """(lightness, payload) pairs restored, in order (a temporal restorer yields a few frames late)."""
         restorer = self.colorizer.restorer
-        return light if restorer is None else restorer(light).light
+        if self.film is not None:
+            yield from ((r.light, payload) for r, payload in self.film.run(frames))
+        elif restorer is not None:
+            yield from ((restorer(light).light, payload) for light, payload in frames)
+        else:
+            yield from frames
 
-    def rgb8(self, light: np.ndarray) -> np.ndarray:
-        """One frame in 8-bit RGB."""
-        light = self.restored(light)
-        return self.colorizer.render(self.predict(light), light, out=np.empty((*light.shape, 3), np.uint8))
-
-    def rgb(self, light: np.ndarray) -> np.ndarray:
-        """One frame in float RGB (16-bit frames stay 16-bit when written as images)."""
-        light = self.restored(light)
-        return self.colorizer.render(self.predict(light), light)
+    def run(
+        self, frames: Iterable[tuple[np.ndarray, T]], bits8: bool = True
+    ) -> Iterator[tuple[np.ndarray, T]]:
+        """(lightness (H, W) in [0, 1], payload) in; (RGB, the same payload) out, frame for frame: 8-bit,
+        or float with ``bits8=False`` (16-bit frames stay 16-bit when written as images)."""
+        for light, payload in self.restored(frames):
+            out = np.empty((*light.shape, 3), np.uint8) if bits8 else None
+            yield self.colorizer.render(self.predict(light), light, out=out), payload
 
 
 def colorize_frames(
-    colorizer: Colorizer, frames: Iterable[np.ndarray], steady: Steady | None = Steady()
+    colorizer: Colorizer,
+    frames: Iterable[np.ndarray],
+    steady: Steady | None = Steady(),
+    temporal: bool = True,
 ) -> Iterator[np.ndarray]:
-    """uint8 RGB frames for lightness frames (H, W) float in [0, 1]; ``steady=None``: frame by frame."""
-    film = FrameColorizer(colorizer, steady)
-    for light in frames:
-        yield film.rgb8(light)
+    """uint8 RGB frames for lightness frames (H, W) float in [0, 1]; ``steady=None``: colours frame by
+    frame; ``temporal=False``: a restorer restores frame by frame."""
+    film = FrameColorizer(colorizer, steady, temporal=temporal)
+    yield from (rgb for rgb, _ in film.run((light, None) for light in frames))
