@@ -630,7 +630,12 @@ def _colorize_film(colorizer, src: Path, out: Path, steady, clip, refs, args: ar
 
     name = src.parent.name if sequence.is_sequence(src) and not src.is_dir() else src.stem
     dst = out if out.suffix else out / (name + ".mp4")
-    if not args.overwrite and (sequence.existing(dst) if sequence.is_sequence(dst) else dst.exists()):
+    try:
+        exists = sequence.existing(dst) if sequence.is_sequence(dst) else dst.exists()
+    except sequence.SequenceError as err:
+        print(f"autocolor video: error: -o {err}", file=sys.stderr)
+        return False
+    if exists and not args.overwrite:
         print(f"autocolor video: error: {dst} exists (use --overwrite)", file=sys.stderr)
         return False
     dst.parent.mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,8 @@ def _from_pil(im: Image.Image) -> Photo:
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         a = np.asarray(im).astype(np.float64 if im.mode == "I" else np.float32)
         if im.mode == "F":  # floats: NaN is black, as the array API has it; scaled by the maximum
+            if not (np.isfinite(a) & (a >= 0)).any():
+                raise ValueError("a float image with no finite pixel of 0 or more (all NaN, infinite or negative)")
             a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
             top = max(float(a.max()), 1.0)
         else:
@@ -189,7 +191,11 @@ def opened_photo(im: Image.Image) -> Photo:
 
 def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Read ``path`` as a ``Photo`` (lightness, alpha, depth, metadata)."""
-    return opened_photo(open_image(path, max_pixels))
+    image = open_image(path, max_pixels)
+    try:
+        return opened_photo(image)
+    except ValueError as err:  # pixels that make no picture
+        raise ImageError(f"{path}: {err}") from None
 
 
 def _array_scale(a: np.ndarray) -> tuple[np.ndarray, float, int]:

@@ -41,12 +41,16 @@ def test_hints_file_holds_points_and_scribbles(tmp_path):
         Hint(((1.0, 2.0), (5.0, 6.0)), (0.0, 1.0, 0.0)),
     ]
     for text in ("not json", '{"hints": 3}', '[{"x": 1, "y": 2}]', '[{"points": [["a", 1]], "color": "red"}]',
-                 "[[1, 2]]"):  # fmt: skip
+                 "[[1, 2]]", "[" * 100_000 + "]" * 100_000, '[{"x": 1' + "0" * 5000 + ', "y": 2, "color": "red"}]',
+                 '[{"x": 1e400, "y": 2, "color": "red"}]'):  # fmt: skip
         path.write_text(text)
         with pytest.raises(HintError, match="hints.json"):
             H.load(path)
     with pytest.raises(HintError, match="not a readable"):
         H.load(tmp_path / "missing.json")
+    with pytest.raises(HintError) as err:  # a megabyte of colour is not echoed back
+        H.parse_colour("r" * 1_000_000)
+    assert len(str(err.value)) < 200
 
 
 def test_hints_outside_the_image_are_refused_before_the_network_runs(colorizer, astronaut, monkeypatch):

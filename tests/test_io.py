@@ -225,6 +225,15 @@ def test_nan_pixels_in_a_float_tiff_are_black_not_the_whole_image(tmp_path):
     assert light[3, 4] == 0 and np.isfinite(light).all() and light.max() > 0.99
 
 
+@pytest.mark.parametrize("fill", [np.nan, -1.0, np.inf])
+def test_a_float_tiff_with_no_usable_pixel_is_refused_not_made_black(tmp_path, fill):
+    path = save(tmp_path, "f.tif", Image.fromarray(np.full((20, 30), fill, np.float32), mode="F"))
+    with pytest.raises(io.ImageError, match="no finite pixel"):
+        io.read_image(path)
+    black = save(tmp_path, "black.tif", Image.fromarray(np.zeros((20, 30), np.float32), mode="F"))
+    assert io.read_image(black).light.max() == 0  # a black image is an image
+
+
 def test_32_bit_integer_tiff_uses_its_whole_range(tmp_path):
     a = (np.linspace(0, 1, 600).reshape(20, 30) * (2**31 - 1)).astype(np.int32)
     path = save(tmp_path, "i32.tif", Image.fromarray(a, mode="I"))

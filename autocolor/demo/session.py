@@ -157,7 +157,10 @@ def preview(im: Image.Image, side: int | None = None) -> Image.Image:
 def load_entry(path: str, max_pixels: int) -> Entry:
     """Read an uploaded file (raises ``io.ImageError`` with a one-line message)."""
     im = io.open_image(path, max_pixels)
-    photo = io.opened_photo(im)
+    try:
+        photo = io.opened_photo(im)
+    except ValueError as err:  # pixels that make no picture (all NaN, ...)
+        raise io.ImageError(f"{Path(path).name}: {err}") from None
     small = preview(im)
     light = io.to_photo(small).light
     if photo.bits == 16:  # Pillow shows 16-bit gray only as 8-bit gray

@@ -87,7 +87,8 @@ def parse_colour(text: str) -> tuple[float, float, float]:
     try:
         rgb = ImageColor.getrgb(text.strip())
     except (ValueError, AttributeError):
-        raise HintError(f"not a colour: {text!r} (use #rrggbb, a name such as red, or rgb(r,g,b))") from None
+        shown = repr(text) if len(text) <= 40 else repr(text[:40]) + f"... ({len(text)} characters)"
+        raise HintError(f"not a colour: {shown} (use #rrggbb, a name such as red, or rgb(r,g,b))") from None
     return tuple(v / 255 for v in rgb[:3])
 
 
@@ -109,7 +110,9 @@ def _from_json(item, where: str) -> Hint:
     points = item.get("points", [[item.get("x"), item.get("y")]])
     try:
         pts = tuple((float(x), float(y)) for x, y in points)
-    except (TypeError, ValueError):
+        if not all(math.isfinite(v) for p in pts for v in p):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
         raise HintError(f"{where}: points must be numbers, as [x, y] pairs") from None
     if not pts or not isinstance(colour, str):
         raise HintError(f"{where}: needs at least one point and a color string")
@@ -123,6 +126,8 @@ def load(path: str | os.PathLike) -> list[Hint]:
             data = json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise HintError(f"{path}: not a readable hints file ({type(err).__name__}: {err})") from None
+    except (RecursionError, ValueError):  # nested too deep, or a number of thousands of digits
+        raise HintError(f"{path}: not a hints file (nested too deeply, or a number too long)") from None
     items = data.get("hints") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise HintError(f"{path}: expected {FORMAT_HELP}")
