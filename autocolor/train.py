@@ -251,14 +251,41 @@ def _resumed(cfg: TrainConfig, out: Path) -> tuple[dict | None, TrainConfig]:
     change only the schedule's length, the output folder, the workers, the device and ``keep``."""
     if not (out / STATE_FILE).exists():
         return None, cfg
-    state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True)
+    state = saved_state(out / STATE_FILE)
     keep = {k: getattr(cfg, k) for k in ("out", *RESUMABLE)}
     return state, TrainConfig(**{**state["train_config"], **keep})
 
 
+def saved_state(path: Path) -> dict:
+    """A run's state.pt, or a ValueError of one line naming what is wrong with it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for damaged or foreign files
+        raise ValueError(f"{path}: not a readable training run ({type(err).__name__})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("train_config"), dict):
+        raise ValueError(f"{path}: not a state saved by autocolor train")
+    unknown = set(state["train_config"]) - {f.name for f in fields(TrainConfig)}
+    if unknown:
+        raise ValueError(f"{path}: saved by another version of autocolor train (unknown {sorted(unknown)[0]!r})")
+    return state
+
+
+def _colour_photo(path: Path) -> bool:
+    """Whether ``path`` is a readable colour photo; an unreadable one is named on stderr and skipped."""
+    try:
+        return not data.is_grayscale(path)
+    except (OSError, SyntaxError, ValueError) as err:  # truncated, corrupt, not an image
+        print(f"autocolor train: skipping {path}: unreadable ({err})", file=sys.stderr)
+        return False
+
+
 def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.TrainingCrops]:
     """Training photos (grayscale ones left out), validation photos, and the training crops."""
-    photos = [p for p in data.list_images(cfg.photos) if not data.is_grayscale(p)]
+    listed = data.list_images(cfg.photos)
+    photos = [p for p in listed if _colour_photo(p)]
+    if not photos:
+        raise ValueError(f"no colour photos to train on in {', '.join(cfg.photos)} ({len(listed)} images found, "
+                         "gray ones left out)")  # fmt: skip
     val_photos = data.list_images(cfg.val)[: cfg.val_limit] if cfg.val else []
     balance = None
     if cfg.rebalance:
@@ -550,7 +577,7 @@ def _cli_config(args: argparse.Namespace) -> TrainConfig:
     typed = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "photos"}
     state = Path(args.out) / STATE_FILE
     if args.resume and state.exists():
-        saved = torch.load(state, map_location="cpu", weights_only=True)["train_config"]
+        saved = saved_state(state)["train_config"]
         changes = {k: typed[k] for k in RESUMABLE if typed[k] is not None}
         return TrainConfig(**{**saved, **changes, "out": args.out})
     if not args.photos:
@@ -561,9 +588,12 @@ def _cli_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = _cli_config(args)
     try:
+        cfg = _cli_config(args)
         path = train(cfg, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
+    except ValueError as err:
+        print(f"autocolor train: error: {err}", file=sys.stderr)
+        return 2
     except Stopped as stopped:
         if int(os.environ.get("RANK", "0")) == 0:
             print(f"autocolor train: {stopped}", file=sys.stderr)

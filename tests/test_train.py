@@ -129,8 +129,31 @@ def test_grayscale_photos_are_skipped(tmp_path, crops):
     folder.mkdir()
     for p in Path(crops).iterdir():
         Image.open(p).convert("L").convert("RGB").save(folder / f"gray-{p.name}")
-    with pytest.raises(ValueError, match="no training photos"):
+    with pytest.raises(ValueError, match=r"no colour photos to train on .* \(4 images found"):
         train.train(small(tmp_path / "run", crops, photos=(str(folder),), steps=1), progress=False)
+
+
+def test_bad_folders_and_damaged_runs_are_one_line_and_a_truncated_photo_is_skipped(tmp_path, crops, capsys):
+    (tmp_path / "empty").mkdir()
+    assert train.main([str(tmp_path / "empty"), "--out", str(tmp_path / "a"), "--steps", "1"]) == 2
+    assert "no colour photos" in capsys.readouterr().err
+    run = tmp_path / "damaged"
+    run.mkdir()
+    for content in (b"garbage", None, {"a": 1}, {"train_config": {"nonsense": 1}}, [1, 2]):
+        if isinstance(content, bytes):
+            (run / "state.pt").write_bytes(content)
+        else:
+            torch.save(content, run / "state.pt")
+        assert train.main(["--out", str(run), "--resume", "--steps", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "state.pt" in err and "Traceback" not in err
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for p in Path(crops).iterdir():
+        (mixed / p.name).write_bytes(p.read_bytes())
+    (mixed / "cut.png").write_bytes((Path(crops) / "0.png").read_bytes()[:300])
+    photos, _, _ = train._photo_sets(small(tmp_path / "b", crops, photos=(str(mixed),)))
+    assert len(photos) == 4 and "cut.png: unreadable" in capsys.readouterr().err
 
 
 @pytest.mark.slow
