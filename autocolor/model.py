@@ -245,10 +245,26 @@ def load_checkpoint(path: str | os.PathLike, require_checksum: bool = False, fmt
         raise CheckpointError(f"{path}: an autocolor checkpoint needs a config and a state_dict")
     if not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in weights.items()):
         raise CheckpointError(f"{path}: the state_dict must map names to tensors")
+    stored = next((k for k, v in weights.items() if not _held(v)), None)
+    if stored is not None:  # e.g. stride 0: a few bytes in the file that expand to gigabytes
+        raise CheckpointError(f"{path}: weights {stored} claim more values than the file holds")
     bad = next((k for k, v in weights.items() if v.is_floating_point() and not v.isfinite().all()), None)
     if bad is not None:
         raise CheckpointError(f"{path}: weights {bad} hold NaN or infinite values")
     return ckpt
+
+
+def _held(t: Tensor) -> bool:
+    """Whether a tensor's values are each stored once in its own storage (no stride-0 expansion)."""
+    if t.numel() <= 1:
+        return True
+    return all(st > 0 for st in t.stride()) and t.untyped_storage().nbytes() >= t.numel() * t.element_size()
+
+
+def error_line(err: Exception) -> str:
+    """An exception's text in one line: its first line, and the next one when the first ends in ':'."""
+    lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()] or [type(err).__name__]
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0].rstrip(":")
 
 
 def load(path: str | os.PathLike, require_checksum: bool = False) -> HypercolumnColorizer:
@@ -264,6 +280,5 @@ def build(ckpt: dict, path: str | os.PathLike) -> HypercolumnColorizer:
             {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
         )
     except (TypeError, ValueError, RuntimeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path}: weights do not fit the model they describe ({first})") from None
+        raise CheckpointError(f"{path}: weights do not fit the model they describe ({error_line(err)})") from None
     return model.eval()

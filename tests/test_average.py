@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from autocolor import cli
@@ -51,3 +52,19 @@ def test_average_and_export_never_replace_their_input_and_ask_before_overwriting
     back = tmp_path / "bb.pt"
     back.write_bytes(b"keep me")
     assert cli.main(["export-backbone", b, "-o", str(back)]) == 2 and back.read_bytes() == b"keep me"
+
+
+def test_a_checkpoint_that_expands_to_gigabytes_or_misses_weights_is_one_line(checkpoint, tmp_path):
+    from autocolor import model
+
+    ckpt = torch.load(checkpoint, weights_only=True)
+    name = next(iter(ckpt["state_dict"]))
+    huge = {**ckpt, "state_dict": {**ckpt["state_dict"], name: torch.zeros(1).expand(100_000, 100_000)}}
+    torch.save(huge, tmp_path / "stride0.pt")  # 40 GB of float32 if it were ever materialised
+    with pytest.raises(model.CheckpointError, match=f"weights {name} claim more values than the file holds"):
+        model.load(tmp_path / "stride0.pt")
+    missing = {**ckpt, "state_dict": {k: v for k, v in ckpt["state_dict"].items() if k != name}}
+    torch.save(missing, tmp_path / "missing.pt")
+    with pytest.raises(model.CheckpointError) as err:
+        model.load(tmp_path / "missing.pt")
+    assert "Missing key" in str(err.value) and not str(err.value).rstrip(")").endswith(":")

@@ -102,7 +102,6 @@ def load(path, require_checksum: bool = False) -> RestoreNet:
         net = RestoreNet(RestorerConfig(**ckpt["config"]))
         net.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
     except (TypeError, ValueError, RuntimeError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        msg = f"{path}: weights do not fit the restorer they describe ({first})"
+        msg = f"{path}: weights do not fit the restorer they describe ({model_lib.error_line(err)})"
         raise model_lib.CheckpointError(msg) from None
     return net.eval()
