@@ -79,7 +79,7 @@ def _from_pil(im: Image.Image) -> Photo:
         a = np.asarray(im).astype(np.float64 if im.mode == "I" else np.float32)
         if im.mode == "F":  # floats: NaN is black, as the array API has it; scaled by the maximum
             if not (np.isfinite(a) & (a >= 0)).any():
-                raise ValueError("a float image with no finite pixel of 0 or more (all NaN, infinite or negative)")
+                raise ValueError("a float image with no finite pixel of 0 or more (NaN, infinite, negative)")
             a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
             top = max(float(a.max()), 1.0)
         else:

@@ -280,5 +280,6 @@ def build(ckpt: dict, path: str | os.PathLike) -> HypercolumnColorizer:
             {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
         )
     except (TypeError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"{path}: weights do not fit the model they describe ({error_line(err)})") from None
+        msg = f"{path}: weights do not fit the model they describe ({error_line(err)})"
+        raise CheckpointError(msg) from None
     return model.eval()

@@ -266,7 +266,7 @@ def saved_state(path: Path) -> dict:
         raise ValueError(f"{path}: not a state saved by autocolor train")
     unknown = set(state["train_config"]) - {f.name for f in fields(TrainConfig)}
     if unknown:
-        raise ValueError(f"{path}: saved by another version of autocolor train (unknown {sorted(unknown)[0]!r})")
+        raise ValueError(f"{path}: saved by another autocolor train (unknown {sorted(unknown)[0]!r})")
     return state
 
 
@@ -284,8 +284,8 @@ def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.Training
     listed = data.list_images(cfg.photos)
     photos = [p for p in listed if _colour_photo(p)]
     if not photos:
-        raise ValueError(f"no colour photos to train on in {', '.join(cfg.photos)} ({len(listed)} images found, "
-                         "gray ones left out)")  # fmt: skip
+        found = f"{len(listed)} images found, gray ones left out"
+        raise ValueError(f"no colour photos to train on in {', '.join(cfg.photos)} ({found})")
     val_photos = data.list_images(cfg.val)[: cfg.val_limit] if cfg.val else []
     balance = None
     if cfg.rebalance:
