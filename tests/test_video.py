@@ -129,7 +129,8 @@ def test_frame_patterns_and_folders(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     found = sequence.frames(tmp_path / "scan%03d.png")
     assert [f.number for f in found] == [9, 10, 100]
-    assert [f.number for f in sequence.frames(tmp_path / "scan%d.png")] == [9, 10, 10, 100]
+    with pytest.raises(sequence.SequenceError, match="scan010.png and scan10.png are both frame 10"):
+        sequence.frames(tmp_path / "scan%d.png")  # their outputs would overwrite each other
     assert [f.path.name for f in sequence.frames(tmp_path)][:2] == ["scan009.png", "scan010.png"]
     assert sequence.frame_path(tmp_path / "out_%05d.tif", 42).name == "out_00042.tif"
     assert sequence.is_sequence("a/%04d.png") and sequence.is_sequence(tmp_path)
