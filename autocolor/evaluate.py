@@ -247,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"autocolor evaluate: error: {missing[0]}: no such file or folder", file=sys.stderr)
         return 2
-    photos = data.list_images(args.photos, root=args.root)
+    try:
+        photos = data.list_images(args.photos, root=args.root)
+    except (ValueError, OSError) as err:
+        print(f"autocolor evaluate: error: {err}", file=sys.stderr)
+        return 2
     if args.limit:
         photos = photos[: args.limit]
     if not photos:

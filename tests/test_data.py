@@ -153,6 +153,12 @@ def test_list_images_folders_and_list_files(tmp_path):
         Path("/imagenet/val/n01/ILSVRC2012_val_1.JPEG"),
         Path("/imagenet/val/n02/ILSVRC2012_val_2.JPEG"),
     ]
+    lst.write_text("# my photos\nholiday 2019/beach day.jpg\nholiday 2019/dunes.jpg 3\n\n  # done\n")
+    assert data.list_images([lst]) == [tmp_path / "holiday 2019/beach day.jpg", tmp_path / "holiday 2019/dunes.jpg"]
+    for binary in (b"\x89PNG\r\n\x1a\n\x00\x00", b"\xff\xfe\xfa"):
+        lst.write_bytes(binary)
+        with pytest.raises(ValueError, match="list.txt: not a list of photos"):
+            data.list_images([lst])
 
 
 def test_training_items_are_a_pure_function_of_the_index(photo_dir):

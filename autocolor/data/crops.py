@@ -27,8 +27,10 @@ CUTOUT_MODES = ("composite", "mask")
 def list_images(inputs, recursive: bool = True, root: str | Path | None = None) -> list[Path]:
     """Image files named by ``inputs``: files, folders (recursive) and list files (``.txt``).
 
-    A list file has one ``path [label]`` per line (the ImageNet ctest10k/cval1k format); paths are
-    relative to ``root`` if given, else to the list file's folder.
+    A list file has one ``path [label]`` per line (the ImageNet ctest10k/cval1k format: a label is
+    a whole number after the last space; paths may hold spaces); lines starting with ``#`` are
+    comments; paths are relative to ``root`` if given, else to the list file's folder. A list file
+    that is not text is a ValueError naming it.
     """
     out: list[Path] = []
     for item in inputs:
@@ -43,11 +45,29 @@ def list_images(inputs, recursive: bool = True, root: str | Path | None = None) 
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
         elif p.suffix.lower() == ".txt":
-            names = [line.split()[0] for line in p.read_text().splitlines() if line.strip()]
+            names = _list_file(p)
             out += [Path(root) / n.lstrip("/") if root else p.parent / n for n in names]
         else:
             out.append(p)
     return out
+
+
+def _list_file(path: Path) -> list[str]:
+    """The paths a list file names (see ``list_images``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a list of photos (not UTF-8 text)") from None
+    if "\0" in text:
+        raise ValueError(f"{path}: not a list of photos (binary data)")
+    names = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        head, _, tail = line.rpartition(" ")
+        names.append(head.rstrip() if head and tail.isdigit() else line)
+    return names
 
 
 def is_grayscale(path: Path, threshold: float = 0.02) -> bool:
