@@ -154,7 +154,8 @@ def test_list_images_folders_and_list_files(tmp_path):
         Path("/imagenet/val/n02/ILSVRC2012_val_2.JPEG"),
     ]
     lst.write_text("# my photos\nholiday 2019/beach day.jpg\nholiday 2019/dunes.jpg 3\n\n  # done\n")
-    assert data.list_images([lst]) == [tmp_path / "holiday 2019/beach day.jpg", tmp_path / "holiday 2019/dunes.jpg"]
+    named = [tmp_path / "holiday 2019/beach day.jpg", tmp_path / "holiday 2019/dunes.jpg"]
+    assert data.list_images([lst]) == named
     for binary in (b"\x89PNG\r\n\x1a\n\x00\x00", b"\xff\xfe\xfa"):
         lst.write_bytes(binary)
         with pytest.raises(ValueError, match="list.txt: not a list of photos"):

@@ -61,7 +61,7 @@ def frames(src: str | os.PathLike) -> list[Frame]:
         found = sorted(Frame(int(m.group(1)), p) for m, p in matches if m)
     if not found:
         raise SequenceError(f"{src}: no frames found")
-    twins = next(((a, b) for a, b in zip(found, found[1:]) if a.number == b.number), None)
+    twins = next(((a, b) for a, b in zip(found, found[1:], strict=False) if a.number == b.number), None)
     if twins is not None:  # 1.png, 01.png: one frame number, and one output file, for two frames
         a, b = twins
         raise SequenceError(f"{src}: {a.path.name} and {b.path.name} are both frame {a.number}; use a "
