@@ -326,7 +326,7 @@ class Colorizer:
     ) -> Prediction:
         """``pred`` with colour hints and references (from ``reference``) fused into its histograms.
         The network does not run, so a cached prediction can be re-steered at every edit."""
-        hint_lib.check_inside(hints, pred.image_size)
+        hint_lib.check(hints, pred.image_size)
         found = [
             hint_lib.evidence(pred, hints, self.net.config.head, self.spread),
             reference_lib.evidence(pred, list(references), self.match),
@@ -345,7 +345,7 @@ class Colorizer:
         references: Sequence[reference_lib.Reference] = (),
     ) -> np.ndarray:
         """RGB (H, W, 3) for a decoded ``io.Photo``: float32 in [0, 1], or rounded uint8."""
-        hint_lib.check_inside(hints, photo.light.shape)  # before the network runs
+        hint_lib.check(hints, photo.light.shape)  # before the network runs
         photo = self.restored(photo)
         out = np.empty((*photo.light.shape, 3), dtype)
         pred = self.predict(photo, features=bool(hints or references))
@@ -376,7 +376,7 @@ class Colorizer:
         """
         photo = io.to_photo(image)
         pil = isinstance(image, Image.Image)
-        hint_lib.check_inside(hints, photo.light.shape)
+        hint_lib.check(hints, photo.light.shape)
         refs = [r if isinstance(r, reference_lib.Reference) else self.reference(r) for r in references]
         rgb = self.colorize_photo(photo, np.uint8 if pil else np.float32, hints, refs)
         if photo.alpha is not None:

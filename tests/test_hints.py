@@ -175,3 +175,13 @@ def test_hints_work_on_16_bit_and_alpha_photos(astronaut, tmp_path, kind):
     if kind == "16-bit gray":
         assert hinted.read_bytes()[24] == 16  # the PNG header's bit depth: written in 16 bits
     assert after[1] - max(after[0], after[2]) > before[1] - max(before[0], before[2]) + 20
+
+
+def test_too_many_hints_or_a_huge_hints_file_are_refused_in_one_line(colorizer, astronaut, tmp_path):
+    many = [Hint(((float(i % 500), float(i // 500)),), (1.0, 0.0, 0.0)) for i in range(H.MAX_HINTS + 1)]
+    with pytest.raises(HintError, match=f"at most {H.MAX_HINTS}"):
+        colorizer.colorize(np.asarray(Image.open(astronaut)), hints=many)
+    big = tmp_path / "big.json"
+    big.write_text("[" + " " * H.MAX_FILE_BYTES + "]")
+    with pytest.raises(HintError, match="more than 10 MB"):
+        H.load(big)
