@@ -130,6 +130,20 @@ def _result(page, selector: str, previous: str | None = None) -> tuple[str, byte
     return src, page.request.get(src).body()
 
 
+def test_an_uploaded_page_is_served_back_as_a_download_not_a_page(server):
+    """Stored XSS: an uploaded .html must never come back as a live page from the demo's address."""
+    httpx = pytest.importorskip("httpx")
+    up = httpx.post(
+        f"{server}gradio_api/upload", files={"files": ("evil.html", b"<script>1</script>", "text/html")}
+    )
+    path = up.json()[0]
+    got = httpx.get(f"{server}gradio_api/file={path}")
+    assert (
+        "html" not in got.headers.get("content-type", "")
+        and "attachment" in got.headers["content-disposition"]
+    )
+
+
 def test_colorize_inspect_redecode_download(page, photo_dir, tmp_path):
     page.locator("#upload input[type=file]").set_input_files(str(photo_dir / "chelsea.png"))
     src, png = _result(page, "#colorized")

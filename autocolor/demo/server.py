@@ -19,8 +19,12 @@ def serve(
     queue_size: int = 32,
     open_browser: bool = False,
 ) -> None:
-    """Serve the page until interrupted; all it writes lies in one temporary folder, removed at exit."""
+    """Serve the page until interrupted; all it writes lies in one temporary folder, removed at exit:
+    visitors' uploads in ``uploads`` (Gradio serves them back only as downloads, never as pages) and the
+    page's own results in ``results`` (images and videos, the one folder served inline)."""
     root = Path(tempfile.mkdtemp(prefix="autocolor-serve-"))
+    results = root / "results"
+    results.mkdir()
     os.environ["GRADIO_TEMP_DIR"] = str(root / "uploads")  # read when gradio is imported
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     print(f"temporary files: {root}", flush=True)
@@ -32,7 +36,7 @@ def serve(
         from .page import CSS, build
 
         theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-        page = build(models, root, max_pixels)
+        page = build(models, results, max_pixels)
         page.queue(max_size=queue_size, default_concurrency_limit=2)
         page.launch(
             server_name=host,
@@ -43,7 +47,7 @@ def serve(
             footer_links=[],
             theme=theme,
             css=CSS,
-            allowed_paths=[str(root)],
+            allowed_paths=[str(results)],  # not the uploads: an uploaded .html must not be served as a page
             show_error=False,
             quiet=True,  # Gradio's own lines suggest share=True, which does not apply offline
             prevent_thread_lock=True,
