@@ -208,3 +208,44 @@ def test_a_reference_photo_colours_every_frame(clip, astronaut, tmp_path, capsys
     assert error(steered) < 0.7 * error(plain)
     assert cli.main(["video", str(clip), "-o", str(tmp_path / "x.mp4"), "--reference", str(clip)]) == 2
     assert "--reference" in capsys.readouterr().err
+
+
+def _write(path, frames, pts, time_base, rotation=0):
+    """A small H.264 film of uint8 RGB ``frames`` at the given timestamps (and display rotation)."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        vs.codec_context.time_base = time_base
+        if rotation:
+            vs.set_display_rotation(rotation)
+        for rgb, t in zip(frames, pts, strict=True):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = t, time_base
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    return path
+
+
+def test_variable_frame_rate_keeps_every_timestamp(astronaut, tmp_path):
+    rng = np.random.default_rng(0)
+    pts = np.round(np.cumsum(1 / 30 + rng.uniform(-0.008, 0.008, 20)) * 90000).astype(int).tolist()
+    src = _write(tmp_path / "phone.mp4", _pan(astronaut, 20), pts, Fraction(1, 90000))
+    dst = tmp_path / "out.mp4"
+    assert cli.main(["video", str(src), "-o", str(dst), "-s", "128", "-q"]) == 0
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        assert [f.pts * f.time_base for f in a.decode(video=0)] == [
+            f.pts * f.time_base for f in b.decode(video=0)
+        ]
+
+
+def test_a_portrait_phone_video_comes_out_upright(tmp_path):
+    stored = np.zeros((32, 64, 3), np.uint8)
+    stored[:, :16] = 255  # the top of the picture, stored on its side
+    src = _write(tmp_path / "portrait.mp4", [stored] * 4, list(range(4)), Fraction(1, 30), rotation=-90)
+    dst = tmp_path / "out.mp4"
+    assert cli.main(["video", str(src), "-o", str(dst), "-s", "128", "-q", "--carry", "0"]) == 0
+    with av.open(str(dst)) as c:
+        frame = next(c.decode(video=0))
+    light = frame.to_ndarray(format="rgb24").mean(axis=2)
+    assert light.shape == (64, 32) and frame.rotation == 0
+    assert light[:12].mean() > 200 and light[20:].mean() < 50

@@ -23,10 +23,25 @@ class VideoError(RuntimeError):
     """A video that cannot be read or written; the message names the file."""
 
 
-def _light(frame) -> np.ndarray:
-    """Lightness (R+G+B)/3 in [0, 1] of a PyAV frame of any pixel format."""
+def _light(frame, turns: int = 0) -> np.ndarray:
+    """Lightness (R+G+B)/3 in [0, 1] of a PyAV frame of any pixel format, turned upright by ``turns``
+    quarter turns counterclockwise (``upright_turns``)."""
     rgb = frame.to_ndarray(format="rgb24")
-    return rgb.mean(axis=2, dtype=np.float32) / 255
+    light = rgb.mean(axis=2, dtype=np.float32) / 255
+    return np.ascontiguousarray(np.rot90(light, turns)) if turns else light
+
+
+def upright_turns(src) -> int:
+    """Quarter turns counterclockwise (numpy's ``rot90``) that stand a film's frames upright, from the
+    display matrix its first frame carries (a phone's portrait video); 0 when it has none."""
+    import av
+
+    try:
+        with av.open(str(src)) as c:
+            frame = next(c.decode(video=0), None) if c.streams.video else None
+    except (av.FFmpegError, OSError):
+        return 0
+    return round((getattr(frame, "rotation", 0) or 0) / 90) % 4
 
 
 def colorize_video(
@@ -61,7 +76,8 @@ def colorize_video(
         try:
             with _temporary(dst) as tmp:
                 film = FrameColorizer(colorizer, steady, references, temporal)
-                count = _transcode(film, inp, vs, tmp, dst, crf, lossless, start, end, progress)
+                turns = upright_turns(src)
+                count = _transcode(film, inp, vs, tmp, dst, crf, lossless, start, end, progress, turns)
                 if count == 0:
                     raise VideoError(
                         f"{src}: no frames between {start:g} s and {end if end is not None else 'the end'}"
@@ -116,19 +132,19 @@ def _h264(out, rate, width: int, height: int, crf: int, lossless: bool):
     return ovs
 
 
-def _transcode(film: FrameColorizer, inp, vs, tmp, dst, crf, lossless, start, end, progress) -> int:
+def _transcode(film: FrameColorizer, inp, vs, tmp, dst, crf, lossless, start, end, progress, turns=0) -> int:
+    """Colour the frames within [start, end) into ``tmp``, upright (``turns``), sound copied."""
     import av
 
     audio = list(inp.streams.audio)
     with _output(tmp, dst) as out:
+        width, height = (vs.height, vs.width) if turns % 2 else (vs.width, vs.height)
         with _writable(dst):
-            ovs = _h264(out, vs.average_rate or vs.guessed_rate or 25, vs.width, vs.height, crf, lossless)
-        ovs.time_base = vs.time_base
-        if "rotate" in vs.metadata:
-            ovs.metadata["rotate"] = vs.metadata["rotate"]
+            ovs = _h264(out, vs.average_rate or vs.guessed_rate or 25, width, height, crf, lossless)
+        ovs.time_base = ovs.codec_context.time_base = vs.time_base  # the input's timestamps, exactly (VFR)
         oas = {a.index: out.add_stream_from_template(a) for a in audio}
         count = 0
-        for rgb, (pts, time_base) in film.run(_decoded(inp, vs, audio, out, oas, start, end)):
+        for rgb, (pts, time_base) in film.run(_decoded(inp, vs, audio, out, oas, start, end, turns)):
             new = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             new.pts, new.time_base = pts, time_base
             out.mux(ovs.encode(new))
@@ -139,9 +155,9 @@ def _transcode(film: FrameColorizer, inp, vs, tmp, dst, crf, lossless, start, en
     return count
 
 
-def _decoded(inp, vs, audio, out, oas, start, end) -> Iterator[tuple[np.ndarray, tuple]]:
-    """(lightness, (pts, time base)) of the video's frames within [start, end); the audio packets
-    within it are copied to ``out`` on the way."""
+def _decoded(inp, vs, audio, out, oas, start, end, turns) -> Iterator[tuple[np.ndarray, tuple]]:
+    """(upright lightness, (pts, time base)) of the video's frames within [start, end); the audio
+    packets within it are copied to ``out`` on the way."""
     for packet in inp.demux(vs, *audio):
         if packet.stream.type == "audio":
             if packet.dts is not None and _within(packet, start, end):
@@ -151,7 +167,7 @@ def _decoded(inp, vs, audio, out, oas, start, end) -> Iterator[tuple[np.ndarray,
         for frame in packet.decode():
             if frame.time is not None and (frame.time < start or (end is not None and frame.time >= end)):
                 continue
-            yield _light(frame), (frame.pts, frame.time_base)
+            yield _light(frame, turns), (frame.pts, frame.time_base)
 
 
 def _within(packet, start: float, end: float | None) -> bool:
@@ -228,6 +244,7 @@ def _video_frames(src, clip: Clip) -> Iterator[tuple[int, io.Photo]]:
     """(number from 1, photo) of a video's frames within the clip."""
     import av
 
+    turns = upright_turns(src)
     try:
         with av.open(str(src)) as inp:
             if not inp.streams.video:
@@ -236,7 +253,7 @@ def _video_frames(src, clip: Clip) -> Iterator[tuple[int, io.Photo]]:
             for frame in inp.decode(inp.streams.video[0]):
                 if frame.time is None or clip.keeps(frame.time):
                     number += 1
-                    yield number, io.Photo(_light(frame))
+                    yield number, io.Photo(_light(frame, turns))
     except (av.FFmpegError, OSError) as err:
         raise VideoError(f"{src}: not a video FFmpeg can read ({err})") from None
 
