@@ -27,6 +27,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from PIL import Image
@@ -577,6 +578,9 @@ def video_parser() -> argparse.ArgumentParser:
                    "wherever its content matches, in every frame; repeatable; per shot: run each shot "
                    "with --start/--end (default: none)")  # fmt: skip
     add_restore_flags(p, film=True)
+    p.add_argument("--keep-partial", action="store_true",
+                   help="a film cut short (it ends before its declared length): write the frames that could "
+                   "be read, with a warning, instead of failing (default: off)")  # fmt: skip
     p.add_argument("--each-frame", action="store_true",
                    help="with --restore: restore every frame on its own, as a photo, without looking at "
                    "its neighbours (default: off)")  # fmt: skip
@@ -616,7 +620,7 @@ def video_main(argv: list[str]) -> int:
         print(f"autocolor video: error: --reference {err}", file=sys.stderr)
         return 2
     steady = video.Steady(carry=args.carry) if args.carry > 0 else None
-    clip = video.Clip(args.start, args.end, args.fps, args.crf, args.lossless)
+    clip = video.Clip(args.start, args.end, args.fps, args.crf, args.lossless, args.keep_partial)
     failed = 0
     for src in map(Path, args.inputs):
         failed += not _colorize_film(colorizer, src, out, steady, clip, refs, args)
@@ -641,14 +645,21 @@ def _colorize_film(colorizer, src: Path, out: Path, steady, clip, refs, args: ar
     dst.parent.mkdir(parents=True, exist_ok=True)
     bar = tqdm(unit="frame", desc=src.name, disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
     try:
-        n = video.colorize_any(
-            colorizer, src, dst, steady, clip, bar.update, refs, temporal=not args.each_frame
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", video.PartialFilm)
+            n = video.colorize_any(
+                colorizer, src, dst, steady, clip, bar.update, refs, temporal=not args.each_frame
+            )
     except (video.VideoError, sequence.SequenceError, io.ImageError, OSError) as err:
         print(f"autocolor video: error: {err}", file=sys.stderr)
         return False
     finally:
         bar.close()
+    for w in caught:
+        if issubclass(w.category, video.PartialFilm):
+            print(f"autocolor video: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if not args.quiet:
         print(f"Colorized: {src} -> {dst} ({n} frames)")
     return True

@@ -249,3 +249,27 @@ def test_a_portrait_phone_video_comes_out_upright(tmp_path):
     light = frame.to_ndarray(format="rgb24").mean(axis=2)
     assert light.shape == (64, 32) and frame.rotation == 0
     assert light[:12].mean() > 200 and light[20:].mean() < 50
+
+
+def test_a_film_cut_short_fails_unless_asked_to_keep_what_was_read(astronaut, tmp_path, capsys):
+    full = tmp_path / "full.mp4"
+    rng = np.random.default_rng(0)
+    frames = [(rng.random((64, 64, 3)) * 255).astype(np.uint8) for _ in range(40)]  # packets of one size
+    with av.open(str(full), "w", options={"movflags": "faststart"}) as out:  # the index first: opens when cut
+        vs = out.add_stream("libx264", rate=RATE)
+        vs.width, vs.height, vs.pix_fmt = 64, 64, "yuv420p"
+        for k, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = k
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])  # a download stopped half-way
+    dst = tmp_path / "out.mp4"
+    assert cli.main(["video", str(cut), "-o", str(dst), "-s", "128", "-q"]) == 1
+    assert "cut short" in capsys.readouterr().err and not dst.exists()
+    assert cli.main(["video", str(cut), "-o", str(dst), "-s", "128", "-q", "--keep-partial"]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "cut short" in err and dst.exists()
+    assert cli.main(["video", str(full), "-o", str(tmp_path / "whole.mp4"), "-s", "128", "-q"]) == 0
+    assert capsys.readouterr().err == ""

@@ -15,8 +15,8 @@ Modules: ``steady`` (the flow-carried histograms, one frame after another), ``fi
 image sequences in and out, in any combination), ``sequence`` (frame patterns and folders).
 """
 
-from .files import Clip, VideoError, colorize_any, colorize_video
+from .files import Clip, PartialFilm, VideoError, colorize_any, colorize_video
 from .steady import FrameColorizer, Steadier, Steady, colorize_frames
 
-__all__ = ["Clip", "FrameColorizer", "Steadier", "Steady", "VideoError", "colorize_any", "colorize_frames",
-           "colorize_video"]  # fmt: skip
+__all__ = ["Clip", "FrameColorizer", "PartialFilm", "Steadier", "Steady", "VideoError", "colorize_any",
+           "colorize_frames", "colorize_video"]  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,6 +22,10 @@ from .steady import DEFAULT_STEADY, FrameColorizer, Steady
 
 class VideoError(RuntimeError):
     """A video that cannot be read or written; the message names the file."""
+
+
+class PartialFilm(UserWarning):
+    """A film that ended before its declared end; the frames read were kept (``keep_partial``)."""
 
 
 def _light(frame, turns: int = 0) -> np.ndarray:
@@ -56,11 +61,15 @@ def colorize_video(
     progress=None,
     references: Sequence = (),
     temporal: bool = True,
+    keep_partial: bool = False,
 ) -> int:
     """Colorize video ``src`` into ``dst`` (H.264, audio copied); returns the number of frames.
     ``progress``: called with 1 after each frame (a tqdm's ``update``); ``references``: prepared
     reference photos (``Colorizer.reference``) for every frame; ``temporal``: a colorizer's restorer
-    looks at each frame's neighbours (else frame by frame). The output appears only when complete."""
+    looks at each frame's neighbours (else frame by frame). The output appears only when complete. A
+    film that ends before its declared end (a cut download) is a ``VideoError`` and nothing is
+    written; with ``keep_partial`` the frames read are written and a ``PartialFilm`` warning says what
+    is missing."""
     import av
 
     src, dst = Path(src), Path(dst)
@@ -77,11 +86,21 @@ def colorize_video(
             with _temporary(dst) as tmp:
                 film = FrameColorizer(colorizer, steady, references, temporal)
                 turns = upright_turns(src)
-                count = _transcode(film, inp, vs, tmp, dst, crf, lossless, start, end, progress, turns)
+                reading = _Reading()
+                count = _transcode(
+                    film, inp, vs, tmp, dst, crf, lossless, (start, end), progress, turns, reading
+                )
                 if count == 0:
                     raise VideoError(
                         f"{src}: no frames between {start:g} s and {end if end is not None else 'the end'}"
                     )
+                missing = _missing(inp, vs, reading, end)
+                if missing and not keep_partial:
+                    raise VideoError(f"{src}: cut short: {missing} could not be read; nothing written "
+                                     f"(--keep-partial keeps the {count} frames read)")  # fmt: skip
+            if missing:
+                warnings.warn(f"{src}: cut short: {missing} could not be read; kept the {count} frames read",
+                              PartialFilm, stacklevel=2)  # fmt: skip
         except av.FFmpegError as err:
             raise VideoError(f"{src}: corrupt or unreadable video ({err})") from None
     return count
@@ -132,8 +151,17 @@ def _h264(out, rate, width: int, height: int, crf: int, lossless: bool):
     return ovs
 
 
-def _transcode(film: FrameColorizer, inp, vs, tmp, dst, crf, lossless, start, end, progress, turns=0) -> int:
-    """Colour the frames within [start, end) into ``tmp``, upright (``turns``), sound copied."""
+@dataclass
+class _Reading:
+    """How far a film was read: the last frame's time, and the error that stopped it early (if any)."""
+
+    last: float | None = None
+    error: Exception | None = None
+
+
+def _transcode(film: FrameColorizer, inp, vs, tmp, dst, crf, lossless, span, progress, turns, reading) -> int:
+    """Colour the frames within ``span`` (start, end) into ``tmp``, upright (``turns``), sound copied;
+    how far the input was read goes into ``reading``. Returns the number of frames written."""
     import av
 
     audio = list(inp.streams.audio)
@@ -144,30 +172,71 @@ def _transcode(film: FrameColorizer, inp, vs, tmp, dst, crf, lossless, start, en
         ovs.time_base = ovs.codec_context.time_base = vs.time_base  # the input's timestamps, exactly (VFR)
         oas = {a.index: out.add_stream_from_template(a) for a in audio}
         count = 0
-        for rgb, (pts, time_base) in film.run(_decoded(inp, vs, audio, out, oas, start, end, turns)):
+        for rgb, (pts, time_base) in film.run(_decoded(inp, vs, audio, out, oas, span, turns, reading)):
             new = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             new.pts, new.time_base = pts, time_base
-            out.mux(ovs.encode(new))
+            with _written(dst):
+                out.mux(ovs.encode(new))
             count += 1
             if progress is not None:
                 progress(1)
-        out.mux(ovs.encode(None))
+        with _written(dst):
+            out.mux(ovs.encode(None))
     return count
 
 
-def _decoded(inp, vs, audio, out, oas, start, end, turns) -> Iterator[tuple[np.ndarray, tuple]]:
-    """(upright lightness, (pts, time base)) of the video's frames within [start, end); the audio
-    packets within it are copied to ``out`` on the way."""
-    for packet in inp.demux(vs, *audio):
-        if packet.stream.type == "audio":
-            if packet.dts is not None and _within(packet, start, end):
-                packet.stream = oas[packet.stream.index]
-                out.mux(packet)
-            continue
-        for frame in packet.decode():
-            if frame.time is not None and (frame.time < start or (end is not None and frame.time >= end)):
+@contextlib.contextmanager
+def _written(dst: Path) -> Iterator[None]:
+    """A failure to write (a full disk) named as the output's, not blamed on the input."""
+    import av
+
+    try:
+        yield
+    except (av.FFmpegError, OSError) as err:
+        raise VideoError(f"{dst}: could not be written ({err})") from None
+
+
+def _missing(inp, vs, reading: _Reading, end: float | None) -> str | None:
+    """The stretch of a film that could not be read (``"6.0 s to 20.0 s"``): from after the last frame
+    read to its declared end (or ``end``); None when it was read to there."""
+    if vs.duration and vs.time_base:
+        declared = float((vs.duration + (vs.start_time or 0)) * vs.time_base)
+    elif inp.duration:
+        declared = inp.duration / 1e6
+    else:
+        declared = None
+    step = 1 / float(vs.average_rate or vs.guessed_rate or 25)
+    after = (reading.last or 0.0) + step
+    stop = declared if end is None or declared is None else min(end, declared)
+    if stop is not None and after + 2 * step < stop:  # a frame's length and rounding
+        return f"{after:.1f} s to {stop:.1f} s"
+    return f"{after:.1f} s on ({reading.error})" if reading.error is not None else None
+
+
+def _decoded(inp, vs, audio, out, oas, span, turns, reading: _Reading) -> Iterator[tuple[np.ndarray, tuple]]:
+    """(upright lightness, (pts, time base)) of the video's frames within ``span``; the audio packets
+    within it are copied to ``out`` on the way. Data that cannot be decoded after some frames ends the
+    film there (``reading.error``: a cut download); before any, it is an error."""
+    import av
+
+    start, end = span
+    try:
+        for packet in inp.demux(vs, *audio):
+            if packet.stream.type == "audio":
+                if packet.dts is not None and _within(packet, start, end):
+                    packet.stream = oas[packet.stream.index]
+                    with _written(Path(out.name)):
+                        out.mux(packet)
                 continue
-            yield _light(frame, turns), (frame.pts, frame.time_base)
+            for frame in packet.decode():
+                if frame.time is not None and (frame.time < start or (end is not None and frame.time >= end)):
+                    continue
+                reading.last = frame.time if frame.time is not None else reading.last
+                yield _light(frame, turns), (frame.pts, frame.time_base)
+    except av.FFmpegError as err:
+        if reading.last is None:
+            raise
+        reading.error = err
 
 
 def _within(packet, start: float, end: float | None) -> bool:
@@ -179,13 +248,15 @@ def _within(packet, start: float, end: float | None) -> bool:
 @dataclass(frozen=True)
 class Clip:
     """What to colorize and how: ``start``/``end`` in seconds, ``fps`` of image sequences (their
-    frame times, and the rate of a video made from one); H.264 ``crf`` or ``lossless``."""
+    frame times, and the rate of a video made from one); H.264 ``crf`` or ``lossless``;
+    ``keep_partial`` (``colorize_video``)."""
 
     start: float = 0.0
     end: float | None = None
     fps: float = 25.0
     crf: int = 18
     lossless: bool = False
+    keep_partial: bool = False  # a film cut short: write the frames read (with a warning), not fail
 
     def keeps(self, t: float) -> bool:
         return t >= self.start and (self.end is None or t < self.end)
@@ -206,7 +277,18 @@ def colorize_any(
     if not sequence.is_sequence(src) and not sequence.is_sequence(dst):
         c = clip
         return colorize_video(
-            colorizer, src, dst, steady, c.crf, c.lossless, c.start, c.end, progress, references, temporal
+            colorizer,
+            src,
+            dst,
+            steady,
+            c.crf,
+            c.lossless,
+            c.start,
+            c.end,
+            progress,
+            references,
+            temporal,
+            c.keep_partial,
         )
     source = _sequence_frames(src, clip) if sequence.is_sequence(src) else _video_frames(src, clip)
     film = FrameColorizer(colorizer, steady, references, temporal)
