@@ -53,7 +53,7 @@ from autocolor.data import film_aging, list_images
 from autocolor.pipeline import BUNDLED
 from autocolor.restore import Restorer
 from autocolor.restore.film import FilmRestorer
-from autocolor.video import Steady, colorize_frames, colorize_video
+from autocolor.video import Clip, Steady, colorize_frames, colorize_video
 
 
 def read_rgb(path: Path, limit: int) -> list[np.ndarray]:
@@ -107,7 +107,7 @@ def throughput(colorizer: Colorizer, path: Path, steady: Steady | None, limit: i
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
             n = colorize_video(
-                colorizer, path, Path(tmp) / "out.mp4", steady=steady, end=end, temporal=temporal
+                colorizer, path, Path(tmp) / "out.mp4", steady, Clip(end=end), temporal=temporal
             )
             rates.append(n / (time.perf_counter() - t))
     return float(np.median(rates))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -326,3 +327,36 @@ def test_the_video_tabs_restore_switch_restores_the_clip(models, restorer_checkp
             films[restore] = [f.to_ndarray(format="rgb24").astype(np.float32) for f in c.decode(video=0)]
     assert np.abs(films[True][3].mean(axis=2) - films[False][3].mean(axis=2)).mean() > 1  # restored lightness
     assert models.get("test").restorer is None  # the shared colorizer is left as it was
+
+
+def _raw_h264(path, sizes_and_counts):
+    """A raw H.264 stream (no container, no timestamps), its frames' size changing along the way."""
+    av = pytest.importorskip("av")
+    data = b""
+    for (w, h), n in sizes_and_counts:
+        codec = av.CodecContext.create("libx264", "w")
+        codec.width, codec.height, codec.pix_fmt, codec.time_base = w, h, "yuv420p", Fraction(1, 25)
+        for k in range(n):
+            frame = av.VideoFrame.from_ndarray(np.full((h, w, 3), 8 * k % 256, np.uint8), format="rgb24")
+            frame.pts = k
+            data += b"".join(bytes(p) for p in codec.encode(frame))
+        data += b"".join(bytes(p) for p in codec.encode(None))
+    path.write_bytes(data)
+    return path
+
+
+def test_the_video_tab_counts_frames_and_checks_every_frames_size(models, tmp_path, monkeypatch):
+    pytest.importorskip("cv2")
+    from autocolor.demo import film
+
+    monkeypatch.setattr(film, "MAX_SECONDS", 1.0)
+    long = _raw_h264(tmp_path / "long.h264", [((64, 64), 60)])  # 60 frames, no timestamps
+    out, status = film.colorize_clip(models.get("test"), long, tmp_path / "results")
+    import av
+
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 25  # 1 s at the stream's 25 frames/s
+    monkeypatch.setattr(film, "MAX_FRAME_PIXELS", 64 * 64)
+    sly = _raw_h264(tmp_path / "sly.h264", [((32, 32), 3), ((128, 128), 3)])  # declares 32x32
+    with pytest.raises(film.VideoError, match="128x128 frame is larger"):
+        film.colorize_clip(models.get("test"), sly, tmp_path / "results")

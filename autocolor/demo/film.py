@@ -1,8 +1,9 @@
 """The demo's video tab: a short clip in, the same clip colorized steadily, its sound kept.
 
 The logic only (no Gradio): the page hands an uploaded file here. Clips are capped so that one
-visitor cannot hold the network for long: the first ``MAX_SECONDS`` seconds are colorized, and
-frames larger than ``MAX_FRAME_PIXELS`` are refused (``autocolor video`` has no such limits).
+visitor cannot hold the network for long: the first ``MAX_SECONDS`` seconds are colorized (counted
+in frames, so that a stream without timestamps cannot pass), and a clip with any frame larger than
+``MAX_FRAME_PIXELS`` is refused, whatever size it declares (``autocolor video`` has no such limits).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import tempfile
 from pathlib import Path
 
 from ..pipeline import Colorizer
-from ..video import Steady, VideoError, colorize_video  # PyAV and OpenCV are imported when used
+from ..video import Clip, Steady, VideoError, colorize_video  # PyAV and OpenCV are imported when used
 
 MAX_SECONDS = 20.0
+MAX_RATE = 60.0  # frames a second counted towards MAX_SECONDS (frames, not timestamps, are counted)
 MAX_FRAME_PIXELS = 1280 * 720
 
 
@@ -38,6 +40,14 @@ def _probe(src: Path) -> tuple[int, int, float | None]:
         raise VideoError(f"{src.name}: not a video FFmpeg can read ({type(err).__name__})") from None
 
 
+def _rate(src: Path) -> float:
+    import av
+
+    with av.open(str(src)) as c:
+        vs = c.streams.video[0]
+        return float(vs.average_rate or vs.guessed_rate or 25)
+
+
 def colorize_clip(colorizer: Colorizer, src: str | Path, root: Path, carry: float = 0.85) -> tuple[Path, str]:
     """Colorize the start of clip ``src`` into a new folder under ``root``; (the MP4, a status line).
     Raises ``VideoError`` with a one-line message for a file that is not a usable clip."""
@@ -48,7 +58,9 @@ def colorize_clip(colorizer: Colorizer, src: str | Path, root: Path, carry: floa
                          "(1280x720); use the command `autocolor video`")  # fmt: skip
     root.mkdir(parents=True, exist_ok=True)
     dst = Path(tempfile.mkdtemp(prefix="video-", dir=root)) / f"{src.stem}-colorized.mp4"
-    n = colorize_video(colorizer, src, dst, Steady(carry=carry) if carry > 0 else None, end=MAX_SECONDS)
+    rate = min(_rate(src), MAX_RATE)
+    clip = Clip(end=MAX_SECONDS, max_frames=int(MAX_SECONDS * rate), max_frame_pixels=MAX_FRAME_PIXELS)
+    n = colorize_video(colorizer, src, dst, Steady(carry=carry) if carry > 0 else None, clip)
     cut = seconds is not None and seconds > MAX_SECONDS
     return dst, f"**{n}** frames colorized" + (
         f" (the first {MAX_SECONDS:g} s of {seconds:.0f} s)" if cut else ""

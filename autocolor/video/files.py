@@ -24,6 +24,10 @@ class VideoError(RuntimeError):
     """A video that cannot be read or written; the message names the file."""
 
 
+class _FrameTooLarge(VideoError):
+    """A frame beyond ``Clip.max_frame_pixels`` (the message does not name the file yet)."""
+
+
 class PartialFilm(UserWarning):
     """A film that ended before its declared end; the frames read were kept (``keep_partial``)."""
 
@@ -54,25 +58,21 @@ def colorize_video(
     src: str | os.PathLike,
     dst: str | os.PathLike,
     steady: Steady | None = DEFAULT_STEADY,
-    crf: int = 18,
-    lossless: bool = False,
-    start: float = 0.0,
-    end: float | None = None,
+    clip: Clip | None = None,
     progress=None,
     references: Sequence = (),
     temporal: bool = True,
-    keep_partial: bool = False,
 ) -> int:
     """Colorize video ``src`` into ``dst`` (H.264, audio copied); returns the number of frames.
-    ``progress``: called with 1 after each frame (a tqdm's ``update``); ``references``: prepared
-    reference photos (``Colorizer.reference``) for every frame; ``temporal``: a colorizer's restorer
-    looks at each frame's neighbours (else frame by frame). The output appears only when complete. A
-    film that ends before its declared end (a cut download) is a ``VideoError`` and nothing is
-    written; with ``keep_partial`` the frames read are written and a ``PartialFilm`` warning says what
-    is missing."""
+    ``clip``: which part and how (``Clip``); ``progress``: called with 1 after each frame (a tqdm's
+    ``update``); ``references``: prepared reference photos (``Colorizer.reference``) for every frame;
+    ``temporal``: a colorizer's restorer looks at each frame's neighbours (else frame by frame). The
+    output appears only when complete. A film that ends before its declared end (a cut download) is a
+    ``VideoError`` and nothing is written; with ``clip.keep_partial`` the frames read are written and
+    a ``PartialFilm`` warning says what is missing."""
     import av
 
-    src, dst = Path(src), Path(dst)
+    src, dst, clip = Path(src), Path(dst), clip or Clip()
     try:
         inp = av.open(str(src))
     except (av.FFmpegError, OSError) as err:
@@ -87,15 +87,11 @@ def colorize_video(
                 film = FrameColorizer(colorizer, steady, references, temporal)
                 turns = upright_turns(src)
                 reading = _Reading()
-                count = _transcode(
-                    film, inp, vs, tmp, dst, crf, lossless, (start, end), progress, turns, reading
-                )
+                count = _transcode(film, inp, vs, tmp, dst, clip, progress, turns, reading)
                 if count == 0:
-                    raise VideoError(
-                        f"{src}: no frames between {start:g} s and {end if end is not None else 'the end'}"
-                    )
-                missing = _missing(inp, vs, reading, end)
-                if missing and not keep_partial:
+                    raise VideoError(f"{src}: no frames between {clip.start:g} s and {clip.end or 'the end'}")
+                missing = None if reading.stopped else _missing(inp, vs, reading, clip.end)
+                if missing and not clip.keep_partial:
                     raise VideoError(f"{src}: cut short: {missing} could not be read; nothing written "
                                      f"(--keep-partial keeps the {count} frames read)")  # fmt: skip
             if missing:
@@ -103,6 +99,8 @@ def colorize_video(
                               PartialFilm, stacklevel=2)  # fmt: skip
         except av.FFmpegError as err:
             raise VideoError(f"{src}: corrupt or unreadable video ({err})") from None
+        except _FrameTooLarge as err:
+            raise VideoError(f"{src}: {err}") from None
     return count
 
 
@@ -157,22 +155,23 @@ class _Reading:
 
     last: float | None = None
     error: Exception | None = None
+    stopped: bool = False  # at ``Clip.max_frames``
 
 
-def _transcode(film: FrameColorizer, inp, vs, tmp, dst, crf, lossless, span, progress, turns, reading) -> int:
-    """Colour the frames within ``span`` (start, end) into ``tmp``, upright (``turns``), sound copied;
-    how far the input was read goes into ``reading``. Returns the number of frames written."""
+def _transcode(film: FrameColorizer, inp, vs, tmp, dst, clip: Clip, progress, turns, reading) -> int:
+    """Colour the frames ``clip`` keeps into ``tmp``, upright (``turns``), sound copied; how far the
+    input was read goes into ``reading``. Returns the number of frames written."""
     import av
 
     audio = list(inp.streams.audio)
     with _output(tmp, dst) as out:
         width, height = (vs.height, vs.width) if turns % 2 else (vs.width, vs.height)
         with _writable(dst):
-            ovs = _h264(out, vs.average_rate or vs.guessed_rate or 25, width, height, crf, lossless)
+            ovs = _h264(out, vs.average_rate or vs.guessed_rate or 25, width, height, clip.crf, clip.lossless)
         ovs.time_base = ovs.codec_context.time_base = vs.time_base  # the input's timestamps, exactly (VFR)
         oas = {a.index: out.add_stream_from_template(a) for a in audio}
         count = 0
-        for rgb, (pts, time_base) in film.run(_decoded(inp, vs, audio, out, oas, span, turns, reading)):
+        for rgb, (pts, time_base) in film.run(_decoded(inp, vs, audio, out, oas, clip, turns, reading)):
             new = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             new.pts, new.time_base = pts, time_base
             with _written(dst):
@@ -213,30 +212,48 @@ def _missing(inp, vs, reading: _Reading, end: float | None) -> str | None:
     return f"{after:.1f} s on ({reading.error})" if reading.error is not None else None
 
 
-def _decoded(inp, vs, audio, out, oas, span, turns, reading: _Reading) -> Iterator[tuple[np.ndarray, tuple]]:
-    """(upright lightness, (pts, time base)) of the video's frames within ``span``; the audio packets
-    within it are copied to ``out`` on the way. Data that cannot be decoded after some frames ends the
-    film there (``reading.error``: a cut download); before any, it is an error."""
+def _decoded(
+    inp, vs, audio, out, oas, clip: Clip, turns, reading: _Reading
+) -> Iterator[tuple[np.ndarray, tuple]]:
+    """(upright lightness, (pts, time base)) of the video's frames ``clip`` keeps (frames without
+    timestamps are timed by their count), at most ``clip.max_frames``; the audio packets within are
+    copied to ``out`` on the way. Data that cannot be decoded after some frames ends the film there
+    (``reading.error``: a cut download); before any, it is an error."""
     import av
 
-    start, end = span
+    rate, index, kept = float(vs.average_rate or vs.guessed_rate or 25), 0, 0
     try:
         for packet in inp.demux(vs, *audio):
             if packet.stream.type == "audio":
-                if packet.dts is not None and _within(packet, start, end):
+                if packet.dts is not None and _within(packet, clip.start, clip.end):
                     packet.stream = oas[packet.stream.index]
                     with _written(Path(out.name)):
                         out.mux(packet)
                 continue
             for frame in packet.decode():
-                if frame.time is not None and (frame.time < start or (end is not None and frame.time >= end)):
+                t = frame.time if frame.time is not None else index / rate
+                index += 1
+                if not clip.keeps(t):
                     continue
-                reading.last = frame.time if frame.time is not None else reading.last
+                _check_size(frame, clip)
+                if clip.max_frames is not None and kept >= clip.max_frames:
+                    reading.stopped = True
+                    return
+                kept += 1
+                reading.last = t
                 yield _light(frame, turns), (frame.pts, frame.time_base)
     except av.FFmpegError as err:
         if reading.last is None:
             raise
         reading.error = err
+
+
+def _check_size(frame, clip: Clip) -> None:
+    """Every frame's own size against ``clip.max_frame_pixels`` (a stream may declare one size and
+    carry another)."""
+    if clip.max_frame_pixels is not None and frame.width * frame.height > clip.max_frame_pixels:
+        raise _FrameTooLarge(f"a {frame.width}x{frame.height} frame is larger than allowed here "
+                         f"({clip.max_frame_pixels / 1e6:.2g} MP)")  # fmt: skip
 
 
 def _within(packet, start: float, end: float | None) -> bool:
@@ -249,7 +266,7 @@ def _within(packet, start: float, end: float | None) -> bool:
 class Clip:
     """What to colorize and how: ``start``/``end`` in seconds, ``fps`` of image sequences (their
     frame times, and the rate of a video made from one); H.264 ``crf`` or ``lossless``;
-    ``keep_partial`` (``colorize_video``)."""
+    ``keep_partial`` (``colorize_video``); limits for a service (``max_frames``, ``max_frame_pixels``)."""
 
     start: float = 0.0
     end: float | None = None
@@ -257,6 +274,8 @@ class Clip:
     crf: int = 18
     lossless: bool = False
     keep_partial: bool = False  # a film cut short: write the frames read (with a warning), not fail
+    max_frames: int | None = None  # a service's limits: stop after this many frames ...
+    max_frame_pixels: int | None = None  # ... and refuse any frame larger than this
 
     def keeps(self, t: float) -> bool:
         return t >= self.start and (self.end is None or t < self.end)
@@ -275,21 +294,7 @@ def colorize_any(
     """Colorize a video or an image sequence (``sequence``) into a video or an image sequence;
     returns the number of frames. Video to video keeps the sound (``colorize_video``)."""
     if not sequence.is_sequence(src) and not sequence.is_sequence(dst):
-        c = clip
-        return colorize_video(
-            colorizer,
-            src,
-            dst,
-            steady,
-            c.crf,
-            c.lossless,
-            c.start,
-            c.end,
-            progress,
-            references,
-            temporal,
-            c.keep_partial,
-        )
+        return colorize_video(colorizer, src, dst, steady, clip, progress, references, temporal)
     source = _sequence_frames(src, clip) if sequence.is_sequence(src) else _video_frames(src, clip)
     film = FrameColorizer(colorizer, steady, references, temporal)
     empty = VideoError(f"{src}: no frames between {clip.start:g} s and {clip.end or 'the end'}")
