@@ -360,3 +360,17 @@ def test_the_video_tab_counts_frames_and_checks_every_frames_size(models, tmp_pa
     sly = _raw_h264(tmp_path / "sly.h264", [((32, 32), 3), ((128, 128), 3)])  # declares 32x32
     with pytest.raises(film.VideoError, match="128x128 frame is larger"):
         film.colorize_clip(models.get("test"), sly, tmp_path / "results")
+
+
+def test_a_clip_in_progress_stops_when_the_server_shuts_down(models, astronaut, tmp_path):
+    pytest.importorskip("cv2")
+    import threading
+
+    from autocolor.demo import film
+
+    stop = threading.Event()
+    stop.set()
+    src = _gray_clip(tmp_path / "clip.mp4", astronaut, frames=6)
+    with pytest.raises(film.VideoError, match="shutting down"):
+        film.colorize_clip(models.get("test"), src, tmp_path / "results", stop=stop)
+    assert not list((tmp_path / "results").rglob("*.mp4"))  # nothing half-written is left

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
+import threading
 from pathlib import Path
 
 from ..pipeline import Colorizer
@@ -48,9 +49,11 @@ def _rate(src: Path) -> float:
         return float(vs.average_rate or vs.guessed_rate or 25)
 
 
-def colorize_clip(colorizer: Colorizer, src: str | Path, root: Path, carry: float = 0.85) -> tuple[Path, str]:
+def colorize_clip(colorizer: Colorizer, src: str | Path, root: Path, carry: float = 0.85,
+                  stop: threading.Event | None = None) -> tuple[Path, str]:  # fmt: skip
     """Colorize the start of clip ``src`` into a new folder under ``root``; (the MP4, a status line).
-    Raises ``VideoError`` with a one-line message for a file that is not a usable clip."""
+    Raises ``VideoError`` with a one-line message for a file that is not a usable clip, or after the
+    frame in progress once ``stop`` is set (the server is shutting down)."""
     src = Path(src)
     width, height, seconds = _probe(src)
     if width * height > MAX_FRAME_PIXELS:
@@ -60,7 +63,12 @@ def colorize_clip(colorizer: Colorizer, src: str | Path, root: Path, carry: floa
     dst = Path(tempfile.mkdtemp(prefix="video-", dir=root)) / f"{src.stem}-colorized.mp4"
     rate = min(_rate(src), MAX_RATE)
     clip = Clip(end=MAX_SECONDS, max_frames=int(MAX_SECONDS * rate), max_frame_pixels=MAX_FRAME_PIXELS)
-    n = colorize_video(colorizer, src, dst, Steady(carry=carry) if carry > 0 else None, clip)
+
+    def check(_frames: int) -> None:
+        if stop is not None and stop.is_set():
+            raise VideoError(f"{src.name}: stopped, the server is shutting down")
+
+    n = colorize_video(colorizer, src, dst, Steady(carry=carry) if carry > 0 else None, clip, progress=check)
     cut = seconds is not None and seconds > MAX_SECONDS
     return dst, f"**{n}** frames colorized" + (
         f" (the first {MAX_SECONDS:g} s of {seconds:.0f} s)" if cut else ""

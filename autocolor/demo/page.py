@@ -172,8 +172,8 @@ class Handlers:
     the full-resolution files. Unchanged images are skipped, not sent again: Gradio rewrites an
     image's cache file in place each time it is sent, under a reader's feet."""
 
-    def __init__(self, models: Models, root: Path, max_pixels: int):
-        self.models, self.root, self.max_pixels = models, root, max_pixels
+    def __init__(self, models: Models, root: Path, max_pixels: int, stop=None):
+        self.models, self.root, self.max_pixels, self.stop = models, root, max_pixels, stop
 
     @staticmethod
     def files_of(session: Session) -> list[str] | None:
@@ -262,7 +262,7 @@ class Handlers:
             return None, ""
         try:
             colorizer = self.models.get(model).with_restorer(self.models.restorer() if restore else None)
-            out, status = film.colorize_clip(colorizer, clip, self.root / "video", float(carry))
+            out, status = film.colorize_clip(colorizer, clip, self.root / "video", float(carry), self.stop)
         except (film.VideoError, OSError) as err:
             return None, f"⚠ {err}"
         return str(out), status
@@ -320,8 +320,9 @@ def wire(ui: Layout, on: Handlers) -> None:
                     [ui.film["result"], ui.film["status"]], **heavy)  # fmt: skip
 
 
-def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> gr.Blocks:
-    """The Gradio ``Blocks`` page; ``root`` is the folder for results (per-session subfolders)."""
+def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS, stop=None) -> gr.Blocks:
+    """The Gradio ``Blocks`` page; ``root`` is the folder for results (per-session subfolders);
+    ``stop``: a ``threading.Event`` set when the server shuts down (long work ends early)."""
     with gr.Blocks(title="autocolor", analytics_enabled=False, delete_cache=(900, 3600)) as page:
-        wire(layout(models), Handlers(models, root, max_pixels))
+        wire(layout(models), Handlers(models, root, max_pixels, stop))
     return page

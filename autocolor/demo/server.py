@@ -4,6 +4,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,14 +30,14 @@ def serve(
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     print(f"temporary files: {root}", flush=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM ends like Ctrl-C: cleaned up
-    page = None
+    page, stop = None, threading.Event()
     try:
         import gradio as gr  # only now: it reads GRADIO_TEMP_DIR when imported
 
         from .page import CSS, build
 
         theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-        page = build(models, results, max_pixels)
+        page = build(models, results, max_pixels, stop)
         page.queue(max_size=queue_size, default_concurrency_limit=2)
         page.launch(
             server_name=host,
@@ -58,9 +59,10 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()  # a clip in progress ends after its current frame
         if page is not None:
             page.close(verbose=False)  # no new work starts
-        remove_folder(root)
+        remove_folder(root)  # waits until work in flight stops writing into it
 
 
 def remove_folder(root: Path, quiet: float = 1.0, limit: float = 30.0) -> None:
