@@ -290,3 +290,25 @@ def test_version_names_the_package_and_every_bundled_model(capsys):
         path = bundled.RESTORER if name == "restorer" else bundled.colorizer_weights(name)
         fmt = "autocolor-restorer/1" if name == "restorer" else model.FORMAT
         assert model.load_checkpoint(path, fmt=fmt)["meta"]["version"] == version
+
+
+def test_ctrl_c_while_starting_is_one_line(monkeypatch, capsys):
+    import types
+
+    from autocolor import __main__ as entry
+
+    class Starting(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt  # as if Ctrl-C came while the command's modules were being imported
+
+    monkeypatch.setitem(sys.modules, "autocolor.cli", Starting("autocolor.cli"))
+    monkeypatch.setattr(entry.signal, "signal", lambda *args: None)  # pytest's own handlers stay
+    assert entry.run() == 130
+    assert capsys.readouterr().err.strip() == "autocolor: interrupted (Ctrl-C) while starting"
+
+
+def test_python_dash_m_autocolor_runs_the_command():
+    out = subprocess.run(
+        [sys.executable, "-m", "autocolor", "-V"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.startswith("autocolor ")
