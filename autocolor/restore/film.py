@@ -106,6 +106,8 @@ class FilmRestorer:
         return _Frame(raw, light, prob, q, shot, payload)
 
     def _emit(self, window: list[_Frame], i: int, prev):
+        """Restore frame ``i`` of the window (``prev``: the last restored frame and its shot); yields
+        it with its payload and returns (it, its shot)."""
         f = window[i]
         light = self._tone(window, i)
         after = window[i + 1] if i + 1 < len(window) and window[i + 1].shot == f.shot else None
@@ -114,9 +116,8 @@ class FilmRestorer:
         lines = self._scratches(window, i) if "defects" in self.parts else None
         out, found = self._temporal(light, f.prob, before, nxt, lines)
         yield Restored(out, found), f.payload
-        f.raw = f.light = f.tone = (
-            None  # no longer needed: the deflicker and scratches read only q and columns
-        )
+        # No longer needed: the frames after this one read only its quantiles and scratch columns.
+        f.raw = f.light = f.tone = None
         return out, f.shot
 
     def _tone(self, window: list[_Frame], i: int) -> np.ndarray:
