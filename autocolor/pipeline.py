@@ -221,8 +221,9 @@ class Colorizer:
         return cls(model_lib.load(path, require_checksum=True), **kwargs)
 
     # ------------------------------------------------------------ stages
-    def _prepare(self, light: np.ndarray, size: int | None = None) -> tuple[Tensor, tuple[float, float]]:
-        """Resized, padded lightness (1, 1, H', W') and the full-res -> processed scale."""
+    def network_input(self, light: np.ndarray, size: int | None = None) -> tuple[Tensor, tuple[float, float]]:
+        """What the network is given for lightness ``light`` (H, W): resized to the processing size and
+        padded to the network's multiple, (1, 1, H', W'), and the full-res -> processed scale."""
         h, w = light.shape
         ph, pw = processing_size(h, w, size or self.size)
         x = torch.from_numpy(light)[None, None]
@@ -243,7 +244,7 @@ class Colorizer:
         if size is not None and (size < 64 or size % 32):
             raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}")
         photo = io.to_photo(image)
-        x, scale = self._prepare(photo.light, size)
+        x, scale = self.network_input(photo.light, size)
         logits, hidden = self.net.dense_with_features(x.to(self.device))
         probs = {n: v.cpu() for n, v in histograms.activate(logits).items()}
         g = self.net.config.grid_stride

@@ -53,7 +53,9 @@ def prepare(colorizer, rgb: np.ndarray) -> Reference:
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"a reference must be an RGB photo, got an array of shape {rgb.shape}")
     pred = colorizer.predict(rgb, features=True)
-    planes = torch.cat([colorizer._prepare(np.ascontiguousarray(rgb[..., c]))[0] for c in range(3)], dim=1)
+    planes = torch.cat(
+        [colorizer.network_input(np.ascontiguousarray(rgb[..., c]))[0] for c in range(3)], dim=1
+    )
     hists = colour_histograms(planes, colorizer.net.config.head)
     cells = {n: F.avg_pool2d(p, pred.grid_stride)[0].flatten(1).T for n, p in hists.items()}
     return Reference(descriptors(pred), cells)

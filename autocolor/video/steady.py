@@ -69,7 +69,7 @@ class Steadier:
         return _grid_flow(self.dis.calc(a, b, None), hw)
 
     def _gray(self, light: np.ndarray) -> np.ndarray:
-        x, _ = self.colorizer._prepare(light)
+        x, _ = self.colorizer.network_input(light)
         return (x[0, 0].numpy() * 255).round().astype(np.uint8)
 
     def step(self, pred: Prediction, light: np.ndarray) -> Prediction:
