@@ -47,7 +47,7 @@ class FilmSettings:
     scratch: float = 0.015  # mean ridge height (0-1) by which a scratch's column stands out in a band
     scratch_sigma: float = 5.0  # ... and at least this many deviations of the band's columns
     scratch_bands: int = 8  # horizontal bands a column is judged in
-    scratch_support: float = 0.6  # share of bands a scratch must cross
+    scratch_support: float = 0.85  # share of bands a scratch must cross (most run the full height)
     denoise: float = 6.0  # grain deviations within which a neighbour counts fully in the average
 
 
