@@ -374,3 +374,20 @@ def test_a_clip_in_progress_stops_when_the_server_shuts_down(models, astronaut, 
     with pytest.raises(film.VideoError, match="shutting down"):
         film.colorize_clip(models.get("test"), src, tmp_path / "results", stop=stop)
     assert not list((tmp_path / "results").rglob("*.mp4"))  # nothing half-written is left
+
+
+def test_a_session_keeps_a_bounded_number_of_photos_pixels_and_references(photo_dir, tmp_path, monkeypatch):
+    from autocolor.demo import session as S
+
+    monkeypatch.setattr(S, "SESSION_PHOTOS", 2)
+    session = demo.Session()
+    paths = [str(photo_dir / n) for n in ("coffee.png", "chelsea.png", "astronaut.png")]
+    errors = demo.update_entries(session, paths, demo.DEFAULT_MAX_PIXELS)
+    assert len(session.entries) == 2 and len(errors) == 1 and "astronaut.png: not kept" in errors[0]
+    monkeypatch.setattr(S, "SESSION_PHOTOS", 24)
+    monkeypatch.setattr(S, "SESSION_PIXELS", 400 * 600 + 1)  # coffee.png (400 x 600) fits, no more
+    errors = demo.update_entries(session, paths, demo.DEFAULT_MAX_PIXELS)
+    assert [e.name for e in session.entries] == ["coffee.png"] and len(errors) == 2
+    monkeypatch.setattr(S, "SESSION_REFERENCES", 1)
+    errors = demo.set_references(session, paths[:2], demo.DEFAULT_MAX_PIXELS)
+    assert len(session.references) == 1 and "chelsea.png: not kept" in errors[0]

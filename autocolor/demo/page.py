@@ -16,6 +16,9 @@ from . import film
 from .session import (
     DEFAULT_MAX_PIXELS,
     DEMO_HUE_METHODS,
+    SESSION_PHOTOS,
+    SESSION_PIXELS,
+    SESSION_REFERENCES,
     SIZES,
     Models,
     Session,
@@ -30,13 +33,15 @@ from .session import (
 )
 from .views import histogram_figure, mark_hints, pixel_info
 
-INTRO = """## autocolor
+INTRO = f"""## autocolor
 Drop grayscale (or colour) photos; each is colorized from its lightness alone. Click a pixel of the
 result to see the hue and chroma histograms the network predicted there: the colour is decoded
 from them (Larsson, Maire & Shakhnarovich, *Learning Representations for Automatic Colorization*,
 ECCV 2016). Decoding controls re-decode the cached histograms without running the network.
 To steer the colours, choose *place a hint*, pick a colour and click the result (the hint spreads over
-the region it falls in), or add a colour reference photo of a similar scene."""
+the region it falls in), or add a colour reference photo of a similar scene. A session keeps up to
+{SESSION_PHOTOS} photos ({SESSION_PIXELS / 1e6:.0f} megapixels in all) and {SESSION_REFERENCES} reference
+photos, for 6 hours after your last visit."""
 
 DOUBT_LABEL = "Colour uncertainty: dark = sure (of a colour or of gray), bright = unsure"
 DEFECTS_LABEL = "The restored photo, with the scratches, dust and hairs it found and filled in red"

@@ -22,6 +22,9 @@ from .views import defects_image, doubt_image
 
 PREVIEW_SIDE = 1280  # longest side of the images sent to the page (downloads are full resolution)
 DEFAULT_MAX_PIXELS = 50_000_000
+SESSION_PHOTOS = 24  # what one visitor's session keeps: photos ...
+SESSION_PIXELS = 150_000_000  # ... their pixels in all (about 4 bytes each were measured) ...
+SESSION_REFERENCES = 8  # ... and reference photos
 DEFAULT_MAX_UPLOAD_MB = 50
 SIZES = (256, 352, 512, 768, 1024)
 # The page offers fading as its own switch; "expectation-cf" is expectation plus fading.
@@ -178,15 +181,22 @@ def _upload_error(path: str, err: io.ImageError) -> str:
 def update_entries(session: Session, paths: list[str], max_pixels: int) -> list[str]:
     """Make the session's entries the uploaded ``paths`` (keeping those already read); the errors."""
     known = {e.source: e for e in session.entries}
-    entries, errors = [], []
+    entries, errors, pixels = [], [], 0
     for p in paths:
-        if p in known:
-            entries.append(known[p])
+        if len(entries) >= SESSION_PHOTOS:
+            errors.append(f"{Path(p).name}: not kept, a session holds {SESSION_PHOTOS} photos at most")
             continue
         try:
-            entries.append(load_entry(p, max_pixels))
+            entry = known[p] if p in known else load_entry(p, max_pixels)
         except io.ImageError as err:
             errors.append(_upload_error(p, err))
+            continue
+        if pixels + entry.photo.light.size > SESSION_PIXELS:
+            most = f"{SESSION_PIXELS / 1e6:.0f} MP"
+            errors.append(f"{Path(p).name}: not kept, a session holds {most} of photos at most; remove some")
+            continue
+        pixels += entry.photo.light.size
+        entries.append(entry)
     session.entries = entries
     session.selected = min(session.selected, max(len(entries) - 1, 0))
     return errors
@@ -214,6 +224,11 @@ def set_references(session: Session, paths: list[str], max_pixels: int) -> list[
     """Make ``paths`` the session's reference photos; the errors of those that cannot be read."""
     session.references, session.prepared, errors = [], {}, []
     for p in paths:
+        if len(session.references) >= SESSION_REFERENCES:
+            errors.append(
+                f"{Path(p).name}: not kept, a session takes {SESSION_REFERENCES} reference photos at most"
+            )
+            continue
         try:
             session.references.append(io.to_rgb(preview(io.open_image(p, max_pixels))))
         except io.ImageError as err:
