@@ -44,3 +44,14 @@ def table(columns: list[str], rows: list[list]) -> str:
     """A Markdown table."""
     lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
+
+
+def psnr(a, b) -> float:
+    """PSNR (dB) of two arrays on a 0-1 scale."""
+    mse = float(np.mean((np.asarray(a, np.float64) - b) ** 2))
+    return 10 * np.log10(1 / max(mse, 1e-10))
+
+
+def colour_part(rgb: np.ndarray) -> np.ndarray:
+    """RGB minus its channel mean: the colour, apart from the lightness (R+G+B)/3."""
+    return rgb - rgb.mean(axis=2, keepdims=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from common import table
+from common import colour_part, psnr, table
 from PIL import Image
 
 from autocolor import Colorizer, io
@@ -39,15 +39,6 @@ from autocolor.bundled import RESTORER
 from autocolor.data import list_images, twins
 from autocolor.restore import THRESHOLD, Restorer
 from autocolor.restore import net as net_lib
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.asarray(a, np.float64) - b) ** 2))
-    return 10 * np.log10(1 / max(mse, 1e-10))
-
-
-def colour_part(rgb: np.ndarray) -> np.ndarray:
-    return rgb - rgb.mean(axis=2, keepdims=True)
 
 
 def levels(light: np.ndarray, black: float = 0.05, white: float = 0.95) -> np.ndarray:

@@ -46,7 +46,7 @@ import av
 import cv2
 import numpy as np
 import torch
-from common import table
+from common import colour_part, psnr, table
 
 from autocolor import Colorizer, io, metrics
 from autocolor.data import film_aging, list_images
@@ -214,15 +214,6 @@ def speed_table(colorizer: Colorizer, restorer: Restorer, videos: list[Path], fr
             for name, f in fps.items()
         ]
     return "\n" + table(["video", "mode", "frames/s end to end", "ratio"], rows)
-
-
-def psnr(a, b) -> float:
-    mse = float(np.mean((np.asarray(a, np.float64) - b) ** 2))
-    return 10 * np.log10(1 / max(mse, 1e-10))
-
-
-def colour_part(rgb: np.ndarray) -> np.ndarray:
-    return rgb - rgb.mean(axis=2, keepdims=True)
 
 
 def main() -> None:
