@@ -152,7 +152,8 @@ def score_aged(colorizer: Colorizer, restorer: Restorer, clips) -> list[list]:
         for name, restore in rows.items():
             start = time.perf_counter()
             light = restore(aged)
-            got[name]["fps"].append(len(light) / (time.perf_counter() - start))
+            if name != "no restoration":
+                got[name]["fps"].append(len(light) / (time.perf_counter() - start))
             got[name]["light"].append(
                 np.mean([psnr(r, t) - psnr(a, t) for r, a, t in zip(light, aged, truth, strict=True)])
             )
