@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import glob
 import importlib.util
-import math
 import os
 import signal
 import sys
@@ -35,59 +34,9 @@ from tqdm import tqdm
 
 from . import __version__, bundled, io
 from .bundled import BUNDLED, DEFAULT_BACKBONE
-from .decoding import (
-    BOOST,
-    BOOST_RANGE,
-    CHROMA_METHODS,
-    DEFAULT_PARAM,
-    FADE,
-    HUE_METHODS,
-    TEMPERATURE_RANGE,
-    DecodeParam,
-)
+from .options import DEVICE_HELP, add_decoding_flags, add_restore_flags, number, size
 
 SUBCOMMANDS = ("video", "train", "train-restorer", "data", "evaluate", "serve", "average", "export-backbone")
-
-
-def _size(text: str) -> int:
-    value = int(text)
-    if value < 64 or value % 32:
-        raise argparse.ArgumentTypeError(f"must be a multiple of 32 and at least 64, got {value}")
-    return value
-
-
-DEVICE_HELP = "where the network runs: auto picks CUDA, then Apple MPS, then the CPU (default auto)"
-
-
-def _number(low: float, high: float = math.inf, integer: bool = False, low_open: bool = False):
-    """An argparse type: a finite number in [low, high] (or (low, high] with ``low_open``)."""
-
-    def parse(text: str):
-        try:
-            value = int(text) if integer else float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a {'whole ' if integer else ''}number: {text!r}") from None
-        if not math.isfinite(value) or value < low or value > high or (low_open and value == low):
-            bounds = f"{'above' if low_open else 'at least'} {low:g}" + (
-                f" and at most {high:g}" if math.isfinite(high) else ""
-            )
-            raise argparse.ArgumentTypeError(f"must be a finite number {bounds}, got {text}")
-        return value
-
-    return parse
-
-
-def _fade(text: str) -> tuple[float, float]:
-    """``LO,HI``, checked as ``DecodeParam`` checks a fading ramp."""
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LO,HI such as 0.2,0.96, got {text!r}") from None
-    try:
-        DecodeParam.parse(fade=(lo, hi))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return lo, hi
 
 
 def _hint(text: str):
@@ -97,81 +46,6 @@ def _hint(text: str):
         return parse(text)
     except HintError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _param(text: str) -> str:
-    try:
-        DecodeParam.parse(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return text
-
-
-def add_decoding_flags(p: argparse.ArgumentParser) -> None:
-    """``--param``, ``--boost``, ``--fade`` and ``--temperature``: how histograms become colours."""
-    p.add_argument(
-        "-p",
-        "--param",
-        type=_param,
-        default=DEFAULT_PARAM,
-        metavar="CHROMA:HUE",
-        help=f"decoding (default {DEFAULT_PARAM}); chroma: {', '.join(CHROMA_METHODS)}; "
-        f"hue: {', '.join(HUE_METHODS)}",
-    )
-    p.add_argument(
-        "--boost",
-        type=_number(*BOOST_RANGE),
-        default=BOOST,
-        help=f"saturation multiplier of the network's colours, {BOOST_RANGE[0]:g}-{BOOST_RANGE[1]:g}; "
-        f"hints keep theirs (default {BOOST:g})",
-    )
-    p.add_argument(
-        "--fade",
-        type=_fade,
-        default=FADE,
-        metavar="LO,HI",
-        help="chromatic fading: chroma 0 where the hue guesses agree less than LO (resultant length), "
-        f"full from HI; the released tool's is 0,0.96 (default {FADE[0]:g},{FADE[1]:g})",
-    )
-    p.add_argument(
-        "--temperature",
-        type=_number(*TEMPERATURE_RANGE),
-        default=1.0,
-        help="annealed-mean temperature, {:g}-{:g}; below 1 sharpens the histograms (default 1: off)".format(
-            *TEMPERATURE_RANGE
-        ),
-    )
-
-
-RESTORE_PARTS = ("levels", "grain", "defects")  # restore.PARTS, without importing torch for --help
-
-
-def _restore(text: str) -> str:
-    names = [p.strip() for p in text.split(",") if p.strip()]
-    if names != ["all"] and (not names or any(n not in RESTORE_PARTS for n in names)):
-        raise argparse.ArgumentTypeError(f"'all' or some of {','.join(RESTORE_PARTS)}, not {text!r}")
-    return ",".join(names)
-
-
-RESTORE_HELP = (
-    "restore an old photo before colouring it: 'all' (the default when given without PARTS) or some of "
-    "levels (faded tones stretched), grain (grain removed, soft focus sharpened), defects (scratches, "
-    "dust, hairs found and filled), comma-separated; the output keeps the restored lightness (default: "
-    "off, the photo's own lightness kept exactly)"
-)
-FILM_RESTORE_HELP = (
-    "restore an old film before colouring it, each frame with the frames around it: 'all' (the default "
-    "when given without PARTS) or some of levels (faded tones stretched, flicker evened out), grain "
-    "(grain averaged away along the motion), defects (dust on single frames filled from their "
-    "neighbours, running scratches filled), comma-separated (default: off)"
-)
-
-
-def add_restore_flags(p: argparse.ArgumentParser, film: bool = False) -> None:
-    """``--restore [PARTS]`` and ``--restorer FILE``, shared by photos and films."""
-    p.add_argument("--restore", nargs="?", const="all", type=_restore, metavar="PARTS",
-                   help=FILM_RESTORE_HELP if film else RESTORE_HELP)  # fmt: skip
-    p.add_argument("--restorer", metavar="FILE", help="restorer checkpoint (default: the bundled one)")
 
 
 def colorize_parser() -> argparse.ArgumentParser:
@@ -199,7 +73,7 @@ def colorize_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-s",
         "--size",
-        type=_size,
+        type=size,
         default=512,
         help="processing size as in autocolorize: "
         "shorter side size/2, longer side at most size-12, never upscaled (default 512)",
@@ -245,7 +119,7 @@ def colorize_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--quality",
-        type=_number(1, 100, integer=True),
+        type=number(1, 100, integer=True),
         default=95,
         help="JPEG/WebP quality, 1-100 (default 95)",
     )
@@ -257,11 +131,11 @@ def colorize_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-pixels",
-        type=_number(1),
+        type=number(1),
         default=io.DEFAULT_MAX_PIXELS,
         help=f"refuse larger images (default {io.DEFAULT_MAX_PIXELS / 1e6:.0f}e6)",
     )
-    p.add_argument("--seed", type=_number(0, 2**63 - 1, integer=True), default=0,
+    p.add_argument("--seed", type=number(0, 2**63 - 1, integer=True), default=0,
                    help="seed for the sampling decoders, 0 to 2**63-1 (default 0)")  # fmt: skip
     p.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar or per-file lines (default: off)"
@@ -463,7 +337,7 @@ def data_parser() -> argparse.ArgumentParser:
     a.add_argument("src", help="folder of clean photos and films (searched recursively; films become "
                    "aged image sequences)")  # fmt: skip
     a.add_argument("dst", help="folder to fill: DST/images, DST/masks and DST/manifest.csv")
-    a.add_argument("--seed", type=_number(0, 2**63 - 1, integer=True), default=0,
+    a.add_argument("--seed", type=number(0, 2**63 - 1, integer=True), default=0,
                    help="seed of the old-print model (default 0): the same seed, the same twins")  # fmt: skip
     return p
 
@@ -493,7 +367,7 @@ def serve_parser() -> argparse.ArgumentParser:
         description="The web demo: drop photos into a page and see them colorized (needs autocolor[demo]).",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)")
-    p.add_argument("--port", type=_number(1, 65535, integer=True), default=7860, help="port (default 7860)")
+    p.add_argument("--port", type=number(1, 65535, integer=True), default=7860, help="port (default 7860)")
     p.add_argument(
         "-w",
         "--weights",
@@ -502,16 +376,16 @@ def serve_parser() -> argparse.ArgumentParser:
         help="a checkpoint to offer beside the bundled models (repeatable; default: none)",
     )
     p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help=DEVICE_HELP)
-    p.add_argument("--max-pixels", type=_number(1), default=50e6, help="refuse larger photos (default 50e6)")
+    p.add_argument("--max-pixels", type=number(1), default=50e6, help="refuse larger photos (default 50e6)")
     p.add_argument(
         "--max-upload-mb",
-        type=_number(0, low_open=True),
+        type=number(0, low_open=True),
         default=50,
         help="refuse larger uploads (default 50 MB)",
     )
     p.add_argument(
         "--queue-size",
-        type=_number(1, integer=True),
+        type=number(1, integer=True),
         default=32,
         help="requests waiting at most (default 32)",
     )
@@ -560,17 +434,17 @@ def video_parser() -> argparse.ArgumentParser:
                    "NAME.mp4)")  # fmt: skip
     p.add_argument("-w", "--weights", help="checkpoint file (default: the bundled model)")
     p.add_argument(
-        "-s", "--size", type=_size, default=512, help="processing size, as for photos (default 512)"
+        "-s", "--size", type=size, default=512, help="processing size, as for photos (default 512)"
     )
-    p.add_argument("--crf", type=_number(0, 51, integer=True), default=18,
+    p.add_argument("--crf", type=number(0, 51, integer=True), default=18,
                    help="H.264 quality: 0 best, 51 worst (default 18)")  # fmt: skip
     p.add_argument("--lossless", action="store_true", help="lossless H.264, 4:4:4 (default: off)")
-    p.add_argument("--start", type=_number(0), default=0.0, help="first second to colorize (default 0)")
-    p.add_argument("--end", type=_number(0), default=None, help="second to stop at (default: the end)")
-    p.add_argument("--fps", type=_number(0.001, 1000), default=25.0,
+    p.add_argument("--start", type=number(0), default=0.0, help="first second to colorize (default 0)")
+    p.add_argument("--end", type=number(0), default=None, help="second to stop at (default: the end)")
+    p.add_argument("--fps", type=number(0.001, 1000), default=25.0,
                    help="frame rate of image sequences: their frame times and the rate of a video "
                    "made from one (default 25)")  # fmt: skip
-    p.add_argument("--carry", type=_number(0, 0.99), default=0.85,
+    p.add_argument("--carry", type=number(0, 0.99), default=0.85,
                    help="how much colour each frame takes from the previous one along the flow; "
                    "0 colours every frame on its own (default 0.85)")  # fmt: skip
     p.add_argument("--reference", action="append", default=[], metavar="FILE",

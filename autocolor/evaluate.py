@@ -200,7 +200,7 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
 
 
 def parser() -> argparse.ArgumentParser:
-    from .cli import add_decoding_flags
+    from .options import add_decoding_flags
 
     p = argparse.ArgumentParser(
         prog="autocolor evaluate",
