@@ -48,6 +48,14 @@ def _hint(text: str):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def add_model_flags(p: argparse.ArgumentParser) -> None:
+    """``-w/--weights`` and ``--backbone``: which model colours, for photos and films alike."""
+    p.add_argument("-w", "--weights", help="checkpoint file (default: the bundled model)")
+    p.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=BUNDLED,
+                   help=f"bundled model to use when no --weights: {' or '.join(BUNDLED)} (default "
+                   f"{DEFAULT_BACKBONE}; {BUNDLED[-1]} is a little faster)")  # fmt: skip
+
+
 def colorize_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="autocolor",
@@ -62,14 +70,7 @@ def colorize_parser() -> argparse.ArgumentParser:
         help="output file (one input) or folder (default: colorized/); a file's format follows its extension",
     )
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (default: off)")
-    p.add_argument("-w", "--weights", help="checkpoint file (default: the bundled model)")
-    p.add_argument(
-        "--backbone",
-        default=DEFAULT_BACKBONE,
-        choices=BUNDLED,
-        help=f"bundled model to use when no --weights: {' or '.join(BUNDLED)} (default {DEFAULT_BACKBONE}; "
-        f"{BUNDLED[-1]} is a little faster)",
-    )
+    add_model_flags(p)
     p.add_argument(
         "-s",
         "--size",
@@ -432,10 +433,11 @@ def video_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="colorized", help="a video file or a frame pattern such "
                    "as out/%%06d.png (one input), or a folder (default colorized/, each IN as "
                    "NAME.mp4)")  # fmt: skip
-    p.add_argument("-w", "--weights", help="checkpoint file (default: the bundled model)")
+    add_model_flags(p)
     p.add_argument(
         "-s", "--size", type=size, default=512, help="processing size, as for photos (default 512)"
     )
+    add_decoding_flags(p)
     p.add_argument("--crf", type=number(0, 51, integer=True), default=18,
                    help="H.264 quality: 0 best, 51 worst (default 18)")  # fmt: skip
     p.add_argument("--lossless", action="store_true", help="lossless H.264, 4:4:4 (default: off)")
@@ -481,9 +483,12 @@ def video_main(argv: list[str]) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     try:
-        opts = dict(size=args.size, device=args.device, restore=_restorer(args))
+        opts = dict(size=args.size, param=args.param, boost=args.boost, fade=args.fade,
+                    temperature=args.temperature, device=args.device, restore=_restorer(args))  # fmt: skip
         colorizer = (
-            Colorizer.load(args.weights, **opts) if args.weights else Colorizer.from_pretrained(**opts)
+            Colorizer.load(args.weights, **opts)
+            if args.weights
+            else Colorizer.from_pretrained(backbone=args.backbone, **opts)
         )
     except (ModelNotAvailable, CheckpointError, ValueError) as err:
         print(f"autocolor video: error: {err}", file=sys.stderr)

@@ -273,3 +273,15 @@ def test_a_film_cut_short_fails_unless_asked_to_keep_what_was_read(astronaut, tm
     assert "warning" in err and "cut short" in err and dst.exists()
     assert cli.main(["video", str(full), "-o", str(tmp_path / "whole.mp4"), "-s", "128", "-q"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_video_takes_the_photos_model_and_decoding_options_and_end_is_no_cut(clip, tmp_path, capsys):
+    dst = tmp_path / "lite0.mp4"
+    args = ["video", str(clip), "-o", str(dst), "-s", "128", "-q", "--backbone", "effnet-lite0"]
+    assert cli.main([*args, "-p", "median:mode", "--boost", "1.5", "--fade", "0,0.9", "--end", "1"]) == 0
+    assert capsys.readouterr().err == ""  # stopping at --end is not a film cut short
+    with av.open(str(dst)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == RATE  # 1 s
+    with pytest.raises(SystemExit) as usage:  # bounded as for photos
+        cli.main(["video", str(clip), "-o", str(tmp_path / "x.mp4"), "--boost", "99"])
+    assert usage.value.code == 2

@@ -90,7 +90,7 @@ def colorize_video(
                 count = _transcode(film, inp, vs, tmp, dst, clip, progress, turns, reading)
                 if count == 0:
                     raise VideoError(f"{src}: no frames between {clip.start:g} s and {clip.end or 'the end'}")
-                missing = None if reading.stopped else _missing(inp, vs, reading, clip.end)
+                missing = None if reading.stopped else _missing(inp, vs, reading)
                 if missing and not clip.keep_partial:
                     raise VideoError(f"{src}: cut short: {missing} could not be read; nothing written "
                                      f"(--keep-partial keeps the {count} frames read)")  # fmt: skip
@@ -151,9 +151,10 @@ def _h264(out, rate, width: int, height: int, crf: int, lossless: bool):
 
 @dataclass
 class _Reading:
-    """How far a film was read: the last frame's time, and the error that stopped it early (if any)."""
+    """How far a film was read: the last frame's time, the error that stopped it early (if any), and
+    whether ``Clip.max_frames`` stopped it."""
 
-    last: float | None = None
+    seen: float | None = None  # the time of the last frame decoded (kept or not)
     error: Exception | None = None
     stopped: bool = False  # at ``Clip.max_frames``
 
@@ -195,9 +196,10 @@ def _written(dst: Path) -> Iterator[None]:
         raise VideoError(f"{dst}: could not be written ({err})") from None
 
 
-def _missing(inp, vs, reading: _Reading, end: float | None) -> str | None:
+def _missing(inp, vs, reading: _Reading) -> str | None:
     """The stretch of a film that could not be read (``"6.0 s to 20.0 s"``): from after the last frame
-    read to its declared end (or ``end``); None when it was read to there."""
+    decoded to its declared end; None when it was read to there (within a frame, or 5 % of the film
+    for files whose frames are sparse). ``--start``/``--end`` play no part: the whole file is read."""
     if vs.duration and vs.time_base:
         declared = float((vs.duration + (vs.start_time or 0)) * vs.time_base)
     elif inp.duration:
@@ -205,10 +207,9 @@ def _missing(inp, vs, reading: _Reading, end: float | None) -> str | None:
     else:
         declared = None
     step = 1 / float(vs.average_rate or vs.guessed_rate or 25)
-    after = (reading.last or 0.0) + step
-    stop = declared if end is None or declared is None else min(end, declared)
-    if stop is not None and after + 2 * step < stop:  # a frame's length and rounding
-        return f"{after:.1f} s to {stop:.1f} s"
+    after = (reading.seen or 0.0) + step
+    if declared is not None and after + max(2 * step, 0.05 * declared) < declared:
+        return f"{after:.1f} s to {declared:.1f} s"
     return f"{after:.1f} s on ({reading.error})" if reading.error is not None else None
 
 
@@ -233,6 +234,7 @@ def _decoded(
             for frame in packet.decode():
                 t = frame.time if frame.time is not None else index / rate
                 index += 1
+                reading.seen = t
                 if not clip.keeps(t):
                     continue
                 _check_size(frame, clip)
@@ -240,10 +242,9 @@ def _decoded(
                     reading.stopped = True
                     return
                 kept += 1
-                reading.last = t
                 yield _light(frame, turns), (frame.pts, frame.time_base)
     except av.FFmpegError as err:
-        if reading.last is None:
+        if reading.seen is None:
             raise
         reading.error = err
 
