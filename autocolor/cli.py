@@ -187,8 +187,9 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _fail(msg: str, code: int = 2) -> int:
-    print(f"autocolor: error: {msg}", file=sys.stderr)
+def _fail(msg: str, code: int = 2, command: str = "autocolor") -> int:
+    """The one way a command reports an error: one line on stderr; returns the exit status."""
+    print(f"{command}: error: {msg}", file=sys.stderr)
     return code
 
 
@@ -357,8 +358,7 @@ def data_main(argv: list[str]) -> int:
         splits = data.SPLITS if args.split == "all" else (args.split,)
         data.fetch(args.dest, splits, packages=tuple(args.package))
     except data.FetchError as err:
-        print(f"autocolor data: error: {err}", file=sys.stderr)
-        return 1
+        return _fail(str(err), 1, "autocolor data")
     return 0
 
 
@@ -404,8 +404,7 @@ def serve_main(argv: list[str]) -> int:
     try:
         models = demo.Models.find(args.weights, args.device)
     except (FileNotFoundError, ValueError) as err:
-        print(f"autocolor serve: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(str(err), 2, "autocolor serve")
     try:
         demo.serve(
             models,
@@ -417,8 +416,7 @@ def serve_main(argv: list[str]) -> int:
             args.open,
         )
     except OSError as err:  # e.g. the port is taken
-        print(f"autocolor serve: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(str(err), 2, "autocolor serve")
     return 0
 
 
@@ -474,14 +472,10 @@ def video_main(argv: list[str]) -> int:
     try:
         from . import video
     except ImportError as err:
-        print(f"autocolor video: error: needs PyAV and OpenCV: pip install 'autocolor[video]' ({err})",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        return _fail(f"needs PyAV and OpenCV: pip install 'autocolor[video]' ({err})", 2, "autocolor video")
     out = Path(args.output)
     if out.suffix and len(args.inputs) > 1:
-        print(f"autocolor video: error: -o {out} names a file, but there are {len(args.inputs)} inputs",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        return _fail(f"-o {out} names a file, but there are {len(args.inputs)} inputs", 2, "autocolor video")
     try:
         opts = dict(size=args.size, param=args.param, boost=args.boost, fade=args.fade,
                     temperature=args.temperature, device=args.device, restore=_restorer(args))  # fmt: skip
@@ -491,13 +485,11 @@ def video_main(argv: list[str]) -> int:
             else Colorizer.from_pretrained(backbone=args.backbone, **opts)
         )
     except (ModelNotAvailable, CheckpointError, ValueError) as err:
-        print(f"autocolor video: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(str(err), 2, "autocolor video")
     try:
         refs = [colorizer.reference(io.to_rgb(r)) for r in args.reference]
     except (io.ImageError, ValueError) as err:
-        print(f"autocolor video: error: --reference {err}", file=sys.stderr)
-        return 2
+        return _fail(f"--reference {err}", 2, "autocolor video")
     steady = video.Steady(carry=args.carry) if args.carry > 0 else None
     clip = video.Clip(args.start, args.end, args.fps, args.crf, args.lossless, args.keep_partial)
     failed = 0
@@ -516,10 +508,10 @@ def _colorize_film(colorizer, src: Path, out: Path, steady, clip, refs, args: ar
     try:
         exists = sequence.existing(dst) if sequence.is_sequence(dst) else dst.exists()
     except sequence.SequenceError as err:
-        print(f"autocolor video: error: -o {err}", file=sys.stderr)
+        _fail(f"-o {err}", command="autocolor video")
         return False
     if exists and not args.overwrite:
-        print(f"autocolor video: error: {dst} exists (use --overwrite)", file=sys.stderr)
+        _fail(f"{dst} exists (use --overwrite)", command="autocolor video")
         return False
     dst.parent.mkdir(parents=True, exist_ok=True)
     bar = tqdm(unit="frame", desc=src.name, disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
@@ -530,7 +522,7 @@ def _colorize_film(colorizer, src: Path, out: Path, steady, clip, refs, args: ar
                 colorizer, src, dst, steady, clip, bar.update, refs, temporal=not args.each_frame
             )
     except (video.VideoError, sequence.SequenceError, io.ImageError, OSError) as err:
-        print(f"autocolor video: error: {err}", file=sys.stderr)
+        _fail(str(err), command="autocolor video")
         return False
     finally:
         bar.close()
