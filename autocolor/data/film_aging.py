@@ -91,6 +91,7 @@ class _Clip:
         return light
 
     def flicker(self, light: np.ndarray) -> np.ndarray:
+        """This frame's own gain and offset (its exposure and development)."""
         gain, offset = 1 + self.rng.normal(0, self.gain), self.rng.normal(0, self.offset)
         return np.clip(light * gain + offset, 0, 1).astype(np.float32)
 

@@ -10,7 +10,8 @@ the parts a user can switch (``--restore levels,grain,defects`` or ``all``):
 - ``defects``: the rest of the correction where a defect was found (scratches, dust, hairs, creases),
   or OpenCV's Telea inpainting of those pixels (``fill="telea"``).
 
-It knows nothing of colour: the colorizer takes the restored lightness as the photo's own.
+It knows nothing of colour: the colorizer takes the restored lightness as the photo's own. Films are
+restored along time by ``film.FilmRestorer``, which runs this restorer on every frame first.
 """
 
 from __future__ import annotations
