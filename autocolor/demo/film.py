@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..pipeline import Colorizer
 from ..video import Clip, Steady, VideoError, colorize_video  # PyAV and OpenCV are imported when used
+from ..video.files import frame_rate
 
 MAX_SECONDS = 20.0
 MAX_RATE = 60.0  # frames a second counted towards MAX_SECONDS (frames, not timestamps, are counted)
@@ -26,8 +27,8 @@ def available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("av", "cv2"))
 
 
-def _probe(src: Path) -> tuple[int, int, float | None]:
-    """(width, height, duration in seconds or None) of a clip's first video stream."""
+def _probe(src: Path) -> tuple[int, int, float | None, float]:
+    """(width, height, duration in seconds or None, frames a second) of a clip's first video stream."""
     import av
 
     try:
@@ -36,17 +37,9 @@ def _probe(src: Path) -> tuple[int, int, float | None]:
                 raise VideoError(f"{src.name}: has no video stream")
             vs = c.streams.video[0]
             seconds = float(c.duration) / 1e6 if c.duration else None
-            return vs.width, vs.height, seconds
+            return vs.width, vs.height, seconds, frame_rate(vs)
     except (av.FFmpegError, OSError) as err:
         raise VideoError(f"{src.name}: not a video FFmpeg can read ({type(err).__name__})") from None
-
-
-def _rate(src: Path) -> float:
-    import av
-
-    with av.open(str(src)) as c:
-        vs = c.streams.video[0]
-        return float(vs.average_rate or vs.guessed_rate or 25)
 
 
 def colorize_clip(colorizer: Colorizer, src: str | Path, root: Path, carry: float = 0.85,
@@ -55,14 +48,15 @@ def colorize_clip(colorizer: Colorizer, src: str | Path, root: Path, carry: floa
     Raises ``VideoError`` with a one-line message for a file that is not a usable clip, or after the
     frame in progress once ``stop`` is set (the server is shutting down)."""
     src = Path(src)
-    width, height, seconds = _probe(src)
+    width, height, seconds, rate = _probe(src)
     if width * height > MAX_FRAME_PIXELS:
         raise VideoError(f"{src.name}: {width}x{height} frames are larger than this demo takes "
                          "(1280x720); use the command `autocolor video`")  # fmt: skip
     root.mkdir(parents=True, exist_ok=True)
     dst = Path(tempfile.mkdtemp(prefix="video-", dir=root)) / f"{src.stem}-colorized.mp4"
-    rate = min(_rate(src), MAX_RATE)
-    clip = Clip(end=MAX_SECONDS, max_frames=int(MAX_SECONDS * rate), max_frame_pixels=MAX_FRAME_PIXELS)
+    clip = Clip(
+        end=MAX_SECONDS, max_frames=int(MAX_SECONDS * min(rate, MAX_RATE)), max_frame_pixels=MAX_FRAME_PIXELS
+    )
 
     def check(_frames: int) -> None:
         if stop is not None and stop.is_set():

@@ -31,7 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import PARTS, Restored, Restorer, parse_parts
+from . import PARTS, Restored, Restorer, _grown, _telea, parse_parts
 
 TONE_QUANTILES = np.linspace(0.05, 0.95, 10)
 
@@ -137,9 +137,9 @@ class FilmRestorer:
         past = self._warped(light, before) if before is not None else None
         future = self._warped(light, after) if after is not None else None
         neighbours = [n for n in (past, future) if n is not None]
-        found = np.zeros_like(light) if prob is None else (prob > 0.5).astype(np.float32)
         if not neighbours:
             return light, prob
+        found = np.zeros_like(light) if prob is None else (prob > 0.5).astype(np.float32)
         sigma = _grain_sigma(light, neighbours)
         out = light
         if "defects" in self.parts:
@@ -199,7 +199,7 @@ class FilmRestorer:
         same = (db * da) > 0
         agree = np.abs(before - after) < bar
         found = (near > bar) & same & agree
-        return cv2.dilate(found.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        return _grown(found).astype(bool)
 
 
 def _thumbnail(light: np.ndarray) -> np.ndarray:
@@ -276,11 +276,6 @@ def _scratch_mask(shape, strong: np.ndarray, bands: int) -> np.ndarray:
     for rows, cols in zip(np.array_split(np.arange(h), bands), strong, strict=True):
         mask[rows[0] : rows[-1] + 1, cols] = 1
     return cv2.dilate(mask, np.ones((1, 5), np.uint8)).astype(bool)
-
-
-def _telea(light: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    src = np.clip(light * 65535 + 0.5, 0, 65535).astype(np.uint16)
-    return cv2.inpaint(src, mask.astype(np.uint8), 3, cv2.INPAINT_TELEA).astype(np.float32) / 65535
 
 
 def _average(light: np.ndarray, neighbours: list[np.ndarray], scale: np.ndarray) -> np.ndarray:

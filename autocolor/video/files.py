@@ -40,6 +40,11 @@ def _light(frame, turns: int = 0) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(light, turns)) if turns else light
 
 
+def frame_rate(vs) -> float:
+    """A video stream's frames per second: its average rate, else FFmpeg's guess, else 25."""
+    return float(vs.average_rate or vs.guessed_rate or 25)
+
+
 def upright_turns(src) -> int:
     """Quarter turns counterclockwise (numpy's ``rot90``) that stand a film's frames upright, from the
     display matrix its first frame carries (a phone's portrait video); 0 when it has none."""
@@ -206,7 +211,7 @@ def _missing(inp, vs, reading: _Reading) -> str | None:
         declared = inp.duration / 1e6
     else:
         declared = None
-    step = 1 / float(vs.average_rate or vs.guessed_rate or 25)
+    step = 1 / frame_rate(vs)
     after = (reading.seen or 0.0) + step
     if declared is not None and after + max(2 * step, 0.05 * declared) < declared:
         return f"{after:.1f} s to {declared:.1f} s"
@@ -222,7 +227,7 @@ def _decoded(
     (``reading.error``: a cut download); before any, it is an error."""
     import av
 
-    rate, index, kept = float(vs.average_rate or vs.guessed_rate or 25), 0, 0
+    rate, index, kept = frame_rate(vs), 0, 0
     try:
         for packet in inp.demux(vs, *audio):
             if packet.stream.type == "audio":
