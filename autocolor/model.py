@@ -179,6 +179,18 @@ def output_problem(output: str | os.PathLike, inputs, overwrite: bool) -> str | 
     return None
 
 
+def read_state(path: str | os.PathLike, keys: set[str], run: str, saver: str) -> dict:
+    """A trainer's state (``atomic_save``), read safely (``weights_only``); a damaged or foreign file is
+    a ValueError of one line: ``path: not a readable RUN`` or ``not a state saved by SAVER``."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for damaged or foreign files
+        raise ValueError(f"{path}: not a readable {run} ({type(err).__name__})") from None
+    if not isinstance(state, dict) or not keys <= set(state):
+        raise ValueError(f"{path}: not a state saved by {saver}")
+    return state
+
+
 def atomic_save(obj, path: str | os.PathLike) -> None:
     """torch.save to a temporary file in the same folder, then rename over ``path``."""
     path = Path(path)

@@ -258,11 +258,8 @@ def _resumed(cfg: TrainConfig, out: Path) -> tuple[dict | None, TrainConfig]:
 
 def saved_state(path: Path) -> dict:
     """A run's state.pt, or a ValueError of one line naming what is wrong with it."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for damaged or foreign files
-        raise ValueError(f"{path}: not a readable training run ({type(err).__name__})") from None
-    if not isinstance(state, dict) or not isinstance(state.get("train_config"), dict):
+    state = model_lib.read_state(path, {"train_config"}, "training run", "autocolor train")
+    if not isinstance(state["train_config"], dict):
         raise ValueError(f"{path}: not a state saved by autocolor train")
     unknown = set(state["train_config"]) - {f.name for f in fields(TrainConfig)}
     if unknown:

@@ -122,13 +122,9 @@ def _state(out: Path) -> dict:
     path = out / STATE_FILE
     if not path.is_file():
         raise ValueError(f"{path}: no saved run to resume")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for damaged or foreign files
-        raise ValueError(f"{path}: not a readable restorer run ({type(err).__name__})") from None
-    if not isinstance(state, dict) or not {"net", "opt", "step", "config"} <= set(state):
-        raise ValueError(f"{path}: not a state saved by autocolor train-restorer")
-    return state
+    return model_lib.read_state(
+        path, {"net", "opt", "step", "config"}, "restorer run", "autocolor train-restorer"
+    )
 
 
 def _saved_config(saved: dict, **changes) -> RestorerTrainConfig:
