@@ -1,5 +1,5 @@
 """The ``autocolor`` command's entry point (also ``python -m autocolor``): Ctrl-C and SIGTERM end in
-one line even while the command is still starting, before ``cli`` has set its own handlers."""
+one line even while the command is still starting, before ``commands`` has set its own handlers."""
 
 import signal
 import sys
@@ -13,7 +13,7 @@ def _terminated(signum, frame):
 def run() -> int:
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        from .cli import main
+        from .commands import main
     except KeyboardInterrupt:
         print("\nautocolor: interrupted (Ctrl-C) while starting", file=sys.stderr)
         return 130

@@ -45,7 +45,7 @@ def main() -> None:
     p.add_argument("photo", type=Path, help="a photo for the per-photo overhead")
     p.add_argument("--runs", type=int, default=7)
     args = p.parse_args()
-    tool = [sys.executable, "-m", "autocolor.cli"]
+    tool = [sys.executable, "-m", "autocolor"]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.png"
         cases = {

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from autocolor import cli, io
+from autocolor import commands, io
 from autocolor.data import aging, twins
 
 
@@ -67,7 +67,7 @@ def test_data_age_writes_twins_with_masks_and_goes_on_past_bad_files(photo_dir, 
     shutil.copy(photo_dir / "chelsea.png", src / "chelsea.png")
     shutil.copy(photo_dir / "coffee.png", src / "sub" / "coffee.png")
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    assert cli.main(["data", "age", str(src), str(tmp_path / "a"), "--seed", "3"]) == 1
+    assert commands.main(["data", "age", str(src), str(tmp_path / "a"), "--seed", "3"]) == 1
     assert "broken.jpg" in capsys.readouterr().out
     rows = twins.read_manifest(tmp_path / "a")
     assert sorted(r["image"].name for r in rows) == ["chelsea.png", "coffee.png"]
@@ -75,10 +75,10 @@ def test_data_age_writes_twins_with_masks_and_goes_on_past_bad_files(photo_dir, 
         aged, mask = io.read_image(r["image"]), io.read_image(r["mask"])
         assert aged.light.shape == mask.light.shape == io.read_image(r["source"]).light.shape
     (src / "broken.jpg").unlink()
-    assert cli.main(["data", "age", str(src), str(tmp_path / "b"), "--seed", "3"]) == 0
+    assert commands.main(["data", "age", str(src), str(tmp_path / "b"), "--seed", "3"]) == 0
     for name in ("images/chelsea.png", "masks/sub/coffee.png"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    assert cli.main(["data", "age", str(tmp_path / "missing"), str(tmp_path / "c")]) == 2
+    assert commands.main(["data", "age", str(tmp_path / "missing"), str(tmp_path / "c")]) == 2
 
 
 def test_photos_that_differ_only_by_suffix_get_twins_of_their_own(photo_dir, tmp_path):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autocolor import cli
+from autocolor import commands
 from autocolor import model as model_lib
 from autocolor.model import HypercolumnColorizer, ModelConfig
 
@@ -20,7 +20,7 @@ def _saved(tmp_path, name: str, seed: int, **config) -> str:
 
 def test_average_writes_the_mean_of_the_weights(tmp_path, capsys):
     a, b = _saved(tmp_path, "a.pt", 0), _saved(tmp_path, "b.pt", 1)
-    assert cli.main(["average", a, b, "-o", str(tmp_path / "ab.pt")]) == 0
+    assert commands.main(["average", a, b, "-o", str(tmp_path / "ab.pt")]) == 0
     mean = model_lib.load(tmp_path / "ab.pt", require_checksum=True).state_dict()
     wa, wb = (model_lib.load(p).state_dict() for p in (a, b))
     for name, value in mean.items():
@@ -31,7 +31,7 @@ def test_average_writes_the_mean_of_the_weights(tmp_path, capsys):
 
 def test_average_refuses_different_networks_in_one_line(tmp_path, capsys):
     a, b = _saved(tmp_path, "a.pt", 0), _saved(tmp_path, "b.pt", 0, head="lab")
-    assert cli.main(["average", a, b, "-o", str(tmp_path / "ab.pt")]) == 2
+    assert commands.main(["average", a, b, "-o", str(tmp_path / "ab.pt")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "different network" in err
     assert not (tmp_path / "ab.pt").exists()
@@ -41,17 +41,17 @@ def test_average_and_export_never_replace_their_input_and_ask_before_overwriting
     a, b = _saved(tmp_path, "a.pt", 0), _saved(tmp_path, "b.pt", 1)
     before = (tmp_path / "a.pt").read_bytes()
     for argv in (["average", a, b, "-o", a, "--overwrite"], ["export-backbone", a, "-o", a, "--overwrite"]):
-        assert cli.main(argv) == 2
+        assert commands.main(argv) == 2
         assert "is an input" in capsys.readouterr().err
     assert (tmp_path / "a.pt").read_bytes() == before
     out = tmp_path / "ab.pt"
     out.write_bytes(b"keep me")
-    assert cli.main(["average", a, b, "-o", str(out)]) == 2
+    assert commands.main(["average", a, b, "-o", str(out)]) == 2
     assert "exists (use --overwrite)" in capsys.readouterr().err and out.read_bytes() == b"keep me"
-    assert cli.main(["average", a, b, "-o", str(out), "--overwrite"]) == 0
+    assert commands.main(["average", a, b, "-o", str(out), "--overwrite"]) == 0
     back = tmp_path / "bb.pt"
     back.write_bytes(b"keep me")
-    assert cli.main(["export-backbone", b, "-o", str(back)]) == 2 and back.read_bytes() == b"keep me"
+    assert commands.main(["export-backbone", b, "-o", str(back)]) == 2 and back.read_bytes() == b"keep me"
 
 
 def test_a_checkpoint_that_expands_to_gigabytes_or_misses_weights_is_one_line(checkpoint, tmp_path):

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autocolor import cli, model
+from autocolor import commands, model
+from autocolor.commands import colorize, data, serve, video
 
 
 def run(*args):
-    return cli.main([str(a) for a in args])
+    return commands.main([str(a) for a in args])
 
 
 def test_one_photo_end_to_end(checkpoint, astronaut, tmp_path, capsys):
@@ -99,7 +100,7 @@ def test_bad_checkpoints_are_named(checkpoint, astronaut, tmp_path, capsys):
 
 
 def test_console_script_version():
-    res = subprocess.run([sys.executable, "-m", "autocolor.cli", "--version"], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "autocolor", "--version"], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.startswith("autocolor ")
 
 
@@ -114,11 +115,11 @@ def test_bundled_model_colorizes_offline(astronaut, tmp_path):
 
 
 def test_serve_explains_what_is_missing(monkeypatch, capsys):
-    assert cli.main(["serve", "-w", "/no/such/model.pt"]) == 2
+    assert commands.main(["serve", "-w", "/no/such/model.pt"]) == 2
     assert "no such file" in capsys.readouterr().err
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "gradio" else real(n, *a))
-    assert cli.main(["serve"]) == 2
+    assert commands.main(["serve"]) == 2
     assert "pip install 'autocolor[demo]'" in capsys.readouterr().err
 
 
@@ -217,7 +218,7 @@ def test_a_signal_while_writing_leaves_no_temporary_file(tmp_path, sig, code):
     script.write_text(
         textwrap.dedent(f"""
         import os, signal, sys, time
-        from autocolor import cli, io
+        from autocolor import commands, io
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job inherits it ignored
         real = io.png.write_png
         def slow(*a, **k):
@@ -225,7 +226,7 @@ def test_a_signal_while_writing_leaves_no_temporary_file(tmp_path, sig, code):
             os.kill(os.getpid(), signal.{sig})  # arrives while the temporary file is open
             time.sleep(5)
         io.png.write_png = slow
-        sys.exit(cli.main(sys.argv[1:]))
+        sys.exit(commands.main(sys.argv[1:]))
     """)
     )
     out = tmp_path / "out"
@@ -242,9 +243,9 @@ def test_a_signal_while_writing_leaves_no_temporary_file(tmp_path, sig, code):
 def _parsers():
     from autocolor import evaluate, export, train
 
-    return {"autocolor": cli.colorize_parser(), "train": train.parser(), "evaluate": evaluate.parser(),
-            "serve": cli.serve_parser(), "data fetch": cli.data_parser()._subparsers._group_actions[0]
-            .choices["fetch"], "export-backbone": export.parser(), "video": cli.video_parser()}  # fmt: skip
+    return {"autocolor": colorize.parser(), "train": train.parser(), "evaluate": evaluate.parser(),
+            "serve": serve.parser(), "data fetch": data.parser()._subparsers._group_actions[0]
+            .choices["fetch"], "export-backbone": export.parser(), "video": video.parser()}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -265,11 +266,11 @@ def test_every_option_has_help_with_its_default(name):
 def test_help_version_and_usage_errors_need_no_torch():
     code = (
         "import sys, contextlib, io\n"
-        "from autocolor import cli\n"
+        "from autocolor import commands\n"
         "for argv in (['--help'], ['-V'], ['video', '--help'], ['x.png', '--boost', 'much']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
         "        try:\n"
-        "            cli.main(argv)\n"
+        "            commands.main(argv)\n"
         "        except SystemExit:\n"
         "            pass\n"
         "print('torch' in sys.modules)\n"
@@ -282,7 +283,7 @@ def test_version_names_the_package_and_every_bundled_model(capsys):
     from autocolor import __version__, bundled
 
     with pytest.raises(SystemExit):
-        cli.main(["-V"])
+        commands.main(["-V"])
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps long lines
     assert __version__ in out
     for name, version in bundled.VERSIONS.items():
@@ -301,7 +302,7 @@ def test_ctrl_c_while_starting_is_one_line(monkeypatch, capsys):
         def __getattr__(self, name):
             raise KeyboardInterrupt  # as if Ctrl-C came while the command's modules were being imported
 
-    monkeypatch.setitem(sys.modules, "autocolor.cli", Starting("autocolor.cli"))
+    monkeypatch.setitem(sys.modules, "autocolor.commands", Starting("autocolor.commands"))
     monkeypatch.setattr(entry.signal, "signal", lambda *args: None)  # pytest's own handlers stay
     assert entry.run() == 130
     assert capsys.readouterr().err.strip() == "autocolor: interrupted (Ctrl-C) while starting"

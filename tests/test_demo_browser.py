@@ -60,7 +60,7 @@ def server(tmp_path_factory):
     pytest.importorskip("gradio")
     cwd, tmp = tmp_path_factory.mktemp("cwd"), tmp_path_factory.mktemp("tmp")
     port = _free_port()
-    cmd = [sys.executable, "-m", "autocolor.cli", "serve", "--port", str(port), "--max-upload-mb", "1"]
+    cmd = [sys.executable, "-m", "autocolor", "serve", "--port", str(port), "--max-upload-mb", "1"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp)}  # its temporary files go here
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

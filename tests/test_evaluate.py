@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from autocolor import cli, evaluate
+from autocolor import commands, evaluate
 
 
 def test_evaluate_writes_every_report(checkpoint, photo_dir, tmp_path, capsys):
@@ -57,10 +57,13 @@ def test_evaluation_decodes_as_the_flags_say(checkpoint, photo_dir, tmp_path):
 def test_evaluate_fails_when_nothing_can_be_scored(checkpoint, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert cli.main(["evaluate", str(empty), "-w", str(checkpoint), "-o", str(tmp_path / "r1")]) == 1
-    assert cli.main(["evaluate", str(tmp_path / "missing"), "-o", str(tmp_path / "r2")]) == 2
+    assert commands.main(["evaluate", str(empty), "-w", str(checkpoint), "-o", str(tmp_path / "r1")]) == 1
+    assert commands.main(["evaluate", str(tmp_path / "missing"), "-o", str(tmp_path / "r2")]) == 2
     assert "missing: no such file or folder" in capsys.readouterr().err
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "broken.png").write_bytes(b"not a png")
-    assert cli.main(["evaluate", str(bad), "-w", str(checkpoint), "-o", str(tmp_path / "r3"), "--quick"]) == 1
+    assert (
+        commands.main(["evaluate", str(bad), "-w", str(checkpoint), "-o", str(tmp_path / "r3"), "--quick"])
+        == 1
+    )

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from autocolor import backbones, cli
+from autocolor import backbones, commands
 from autocolor import model as model_lib
 from autocolor.pipeline import BUNDLED, bundled_weights
 
@@ -15,7 +15,7 @@ from autocolor.pipeline import BUNDLED, bundled_weights
 @pytest.mark.parametrize("backbone", BUNDLED)
 def test_exported_backbone_loads_back_and_computes_the_same_features(tmp_path, capsys, backbone):
     out = tmp_path / "backbone.pt"
-    assert cli.main(["export-backbone", str(bundled_weights(backbone)), "-o", str(out)]) == 0
+    assert commands.main(["export-backbone", str(bundled_weights(backbone)), "-o", str(out)]) == 0
     assert "backbone written" in capsys.readouterr().out
     state = torch.load(out, map_location="cpu", weights_only=True)  # a plain state dict of tensors
     assert all(isinstance(v, torch.Tensor) for v in state.values())
@@ -48,5 +48,5 @@ def test_export_keys_load_into_the_imagenet_layout_except_the_stem(backbone):
 def test_export_of_a_bad_checkpoint_is_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"nonsense")
-    assert cli.main(["export-backbone", str(bad), "-o", str(tmp_path / "x.pt")]) == 2
+    assert commands.main(["export-backbone", str(bad), "-o", str(tmp_path / "x.pt")]) == 2
     assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "x.pt").exists()

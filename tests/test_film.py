@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autocolor import cli
+from autocolor import commands
 from autocolor.data import film_aging
 
 cv2 = pytest.importorskip("cv2")
@@ -132,7 +132,7 @@ def test_data_age_writes_aged_films_as_sequences(film, tmp_path, capsys):
     src.mkdir()
     (src / "pan.mp4").write_bytes(film.read_bytes())
     (src / "broken.mkv").write_bytes(b"not a film")
-    assert cli.main(["data", "age", str(src), str(tmp_path / "aged")]) == 1  # the broken one failed
+    assert commands.main(["data", "age", str(src), str(tmp_path / "aged")]) == 1  # the broken one failed
     assert "broken.mkv" in capsys.readouterr().out
     images = sorted((tmp_path / "aged" / "images" / "pan").glob("*.png"))
     masks = sorted((tmp_path / "aged" / "masks" / "pan").glob("*.png"))
@@ -157,7 +157,7 @@ def test_video_restore_along_time_and_frame_by_frame(film, checkpoint, restorer_
     outs = {}
     for name, extra in (("temporal", []), ("each", ["--each-frame"])):
         outs[name] = tmp_path / f"{name}.mp4"
-        assert cli.main([*common, "-o", str(outs[name]), "--restore", *extra]) == 0
+        assert commands.main([*common, "-o", str(outs[name]), "--restore", *extra]) == 0
     frames = {}
     for name, path in outs.items():
         with av.open(str(path)) as c:

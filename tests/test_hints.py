@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from autocolor import Colorizer, Hint, HintError, cli, color
+from autocolor import Colorizer, Hint, HintError, color, commands
 from autocolor.evidence import hints as H
 from autocolor.histograms import DecodeParam
 
@@ -130,7 +130,7 @@ def test_hint_coordinates_are_those_of_the_photo_as_seen(colorizer, astronaut, t
     hint = [Hint(((100.0, 300.0),), (0.1, 0.3, 0.9))]
     expected = colorizer.colorize(upright, hints=hint)
     args = [str(src), "-o", str(tmp_path / "out.png"), "--hint", "100,300,rgb(26,77,230)", "-s", "256", "-q"]
-    assert cli.main(args) == 0
+    assert commands.main(args) == 0
     with Image.open(tmp_path / "out.png") as im:
         got = np.asarray(im.convert("RGB"), np.int16)
     assert got.shape == (384, 512, 3)
@@ -139,13 +139,13 @@ def test_hint_coordinates_are_those_of_the_photo_as_seen(colorizer, astronaut, t
 
 def test_cli_bad_hints_write_nothing(astronaut, tmp_path, capsys):
     out = tmp_path / "out.png"
-    assert cli.main([str(astronaut), "-o", str(out), "--hint", "600,10,red"]) == 1
+    assert commands.main([str(astronaut), "-o", str(out), "--hint", "600,10,red"]) == 1
     assert "outside the 512x512 image" in capsys.readouterr().err and not out.exists()
     (tmp_path / "h.json").write_text("[1, 2]")
-    assert cli.main([str(astronaut), "-o", str(out), "--hints", str(tmp_path / "h.json")]) == 2
+    assert commands.main([str(astronaut), "-o", str(out), "--hints", str(tmp_path / "h.json")]) == 2
     assert capsys.readouterr().err.count("\n") == 1 and not out.exists()
     with pytest.raises(SystemExit) as exit_:
-        cli.main([str(astronaut), "-o", str(out), "--hint", "1,2,chartreuse-ish"])
+        commands.main([str(astronaut), "-o", str(out), "--hint", "1,2,chartreuse-ish"])
     assert exit_.value.code == 2 and not out.exists()
 
 
@@ -167,8 +167,8 @@ def test_hints_work_on_16_bit_and_alpha_photos(astronaut, tmp_path, kind):
     else:
         Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 200, np.uint8)])).save(src)
     plain, hinted = tmp_path / "plain.png", tmp_path / "hinted.png"
-    assert cli.main([str(src), "-o", str(plain), "-s", "256", "-q"]) == 0
-    assert cli.main([str(src), "-o", str(hinted), "-s", "256", "-q", "--hint", "250,420,#10d020"]) == 0
+    assert commands.main([str(src), "-o", str(plain), "-s", "256", "-q"]) == 0
+    assert commands.main([str(src), "-o", str(hinted), "-s", "256", "-q", "--hint", "250,420,#10d020"]) == 0
     with Image.open(plain) as a, Image.open(hinted) as b:
         assert a.mode == b.mode == ("RGBA" if kind == "alpha" else "RGB") and a.size == b.size
         before, after = (np.asarray(im.convert("RGB"), np.int32)[420, 250] for im in (a, b))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autocolor import Colorizer, cli, io, metrics
+from autocolor import Colorizer, commands, io, metrics
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +47,10 @@ def test_cli_reference_that_is_not_an_image_writes_nothing(astronaut, tmp_path, 
     bad = tmp_path / "ref.jpg"
     bad.write_bytes(b"not an image")
     out = tmp_path / "out.png"
-    assert cli.main([str(astronaut), "-o", str(out), "--reference", str(bad)]) == 2
+    assert commands.main([str(astronaut), "-o", str(out), "--reference", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--reference" in err and "ref.jpg" in err and not out.exists()
     good = tmp_path / "ref.png"
     Image.open(astronaut).convert("RGB").crop((0, 0, 256, 512)).save(good)
-    assert cli.main([str(astronaut), "-o", str(out), "--reference", str(good), "-s", "256", "-q"]) == 0
+    assert commands.main([str(astronaut), "-o", str(out), "--reference", str(good), "-s", "256", "-q"]) == 0
     assert out.exists()

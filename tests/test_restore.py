@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from autocolor import Colorizer, cli, io
+from autocolor import Colorizer, commands, io
 from autocolor.data import aging
 from autocolor.restore import PARTS, Restorer, net, parse_parts
 
@@ -105,8 +105,8 @@ def test_cli_restore_keeps_16_bits_and_alpha(checkpoint, restorer_checkpoint, tm
     )
     Image.fromarray(rgba, "RGBA").save(tmp_path / "alpha.png")
     args = ["-w", checkpoint, "--restore", "--restorer", restorer_checkpoint, "-q"]
-    assert cli.main([str(tmp_path / "old16.png"), "-o", str(tmp_path / "o16.png"), *map(str, args)]) == 0
-    assert cli.main([str(tmp_path / "alpha.png"), "-o", str(tmp_path / "oa.png"), *map(str, args)]) == 0
+    assert commands.main([str(tmp_path / "old16.png"), "-o", str(tmp_path / "o16.png"), *map(str, args)]) == 0
+    assert commands.main([str(tmp_path / "alpha.png"), "-o", str(tmp_path / "oa.png"), *map(str, args)]) == 0
     assert (tmp_path / "o16.png").read_bytes()[24] == 16  # the PNG header's bit depth
     with Image.open(tmp_path / "oa.png") as im:
         assert im.mode == "RGBA" and np.asarray(im)[..., 3].max() == 128
@@ -114,9 +114,9 @@ def test_cli_restore_keeps_16_bits_and_alpha(checkpoint, restorer_checkpoint, tm
 
 def test_cli_restore_rejects_unknown_parts_and_missing_weights(checkpoint, astronaut, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
-        cli.main([str(astronaut), "--restore", "sharpen"])
+        commands.main([str(astronaut), "--restore", "sharpen"])
     assert exit_.value.code == 2 and "sharpen" in capsys.readouterr().err
-    code = cli.main([str(astronaut), "-o", str(tmp_path / "x.png"), "-w", str(checkpoint), "--restore",
+    code = commands.main([str(astronaut), "-o", str(tmp_path / "x.png"), "-w", str(checkpoint), "--restore",
                      "--restorer", str(tmp_path / "none.pt")])  # fmt: skip
     assert code == 2 and "none.pt" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
@@ -126,15 +126,15 @@ def test_train_restorer_resumes_with_its_own_settings_and_names_a_damaged_run(ph
     run = tmp_path / "run"
     photos = [str(photo_dir / "chelsea.png"), str(photo_dir / "coffee.png")]
     small = ["--batch", "2", "--save-every", "2", "--workers", "0", "--quantiles", "8", "--out", str(run)]
-    assert cli.main(["train-restorer", *photos, "--steps", "2", *small]) == 0
+    assert commands.main(["train-restorer", *photos, "--steps", "2", *small]) == 0
     capsys.readouterr()
     # resumed with the run's own 8 quantiles, although the command line does not repeat them
     args = ["train-restorer", "--resume", "--out", str(run), "--steps", "4", "--workers", "0", "--batch", "9"]
-    assert cli.main(args) == 0
+    assert commands.main(args) == 0
     assert net.load(run / "restorer.pt").config.stats == net.load(run / "restorer-step-2.pt").config.stats
     assert len(net.load(run / "restorer.pt").config.stats) == 8 and (run / "restorer-step-4.pt").exists()
     capsys.readouterr()
     (run / "state.pt").write_bytes(b"damaged")
-    assert cli.main(["train-restorer", "--resume", "--out", str(run)]) == 2
+    assert commands.main(["train-restorer", "--resume", "--out", str(run)]) == 2
     err = capsys.readouterr().err.strip()
     assert "state.pt: not a readable restorer run" in err and len(err.splitlines()) == 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autocolor import Colorizer, cli
+from autocolor import Colorizer, commands
 
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
@@ -49,7 +49,7 @@ def clip(astronaut, tmp_path_factory):
 
 def test_video_keeps_frames_timing_and_sound(clip, tmp_path, capsys):
     dst = tmp_path / "out" / "colour.mp4"
-    assert cli.main(["video", str(clip), "-o", str(dst), "-s", "256", "-q"]) == 0
+    assert commands.main(["video", str(clip), "-o", str(dst), "-s", "256", "-q"]) == 0
     with av.open(str(clip)) as a, av.open(str(dst)) as b:
         assert b.streams.video[0].average_rate == a.streams.video[0].average_rate == RATE
         assert [s.codec_context.name for s in b.streams.audio] == ["aac"]  # copied, not re-encoded
@@ -68,9 +68,9 @@ def test_video_keeps_frames_timing_and_sound(clip, tmp_path, capsys):
 def test_video_restore_cleans_each_frame(clip, restorer_checkpoint, tmp_path):
     dst = tmp_path / "restored.mp4"
     args = ["video", str(clip), "-o", str(dst), "-s", "256", "-q", "--carry", "0"]
-    assert cli.main([*args, "--restore", "--restorer", str(restorer_checkpoint)]) == 0
+    assert commands.main([*args, "--restore", "--restorer", str(restorer_checkpoint)]) == 0
     plain = tmp_path / "plain.mp4"
-    assert cli.main(["video", str(clip), "-o", str(plain), "-s", "256", "-q", "--carry", "0"]) == 0
+    assert commands.main(["video", str(clip), "-o", str(plain), "-s", "256", "-q", "--carry", "0"]) == 0
     with av.open(str(dst)) as a, av.open(str(plain)) as b:
         fa, fb = (next(c.decode(video=0)).to_ndarray(format="rgb24").astype(float) for c in (a, b))
     assert np.abs(fa.mean(axis=2) - fb.mean(axis=2)).mean() > 1  # the restored lightness, not the film's
@@ -79,7 +79,9 @@ def test_video_restore_cleans_each_frame(clip, restorer_checkpoint, tmp_path):
 def test_clip_and_bad_inputs(clip, tmp_path, capsys):
     part = tmp_path / "part.mp4"
     assert (
-        cli.main(["video", str(clip), "-o", str(part), "-s", "256", "-q", "--start", "0.5", "--end", "1"])
+        commands.main(
+            ["video", str(clip), "-o", str(part), "-s", "256", "-q", "--start", "0.5", "--end", "1"]
+        )
         == 0
     )
     with av.open(str(part)) as c:
@@ -95,7 +97,9 @@ def test_clip_and_bad_inputs(clip, tmp_path, capsys):
         out.mux(s.encode(None))
     capsys.readouterr()
     assert (
-        cli.main(["video", str(bad), str(silent), str(clip), "-o", str(tmp_path / "o"), "-q", "-s", "256"])
+        commands.main(
+            ["video", str(bad), str(silent), str(clip), "-o", str(tmp_path / "o"), "-q", "-s", "256"]
+        )
         == 1
     )
     err = capsys.readouterr().err.strip().splitlines()
@@ -143,16 +147,16 @@ def test_frame_patterns_and_folders(tmp_path):
 
 def test_video_to_frames_and_back(clip, tmp_path, capsys):
     frames = tmp_path / "frames" / "%04d.png"
-    assert cli.main(["video", str(clip), "-o", str(frames), "-s", "256", "-q", "--end", "1"]) == 0
+    assert commands.main(["video", str(clip), "-o", str(frames), "-s", "256", "-q", "--end", "1"]) == 0
     names = sorted(p.name for p in frames.parent.iterdir())
     assert names == [f"{k:04d}.png" for k in range(1, RATE + 1)]  # one second, numbered from 1
     with Image.open(frames.parent / "0001.png") as im:
         assert im.size == (224, 160) and im.mode == "RGB"
     # and again: an existing sequence is not overwritten without --overwrite
-    assert cli.main(["video", str(clip), "-o", str(frames), "-q"]) == 1
+    assert commands.main(["video", str(clip), "-o", str(frames), "-q"]) == 1
     assert "exists" in capsys.readouterr().err
     film = tmp_path / "film.mp4"
-    assert cli.main(["video", str(frames), "-o", str(film), "--fps", "4", "-s", "256", "-q"]) == 0
+    assert commands.main(["video", str(frames), "-o", str(film), "--fps", "4", "-s", "256", "-q"]) == 0
     with av.open(str(film)) as f:
         assert f.streams.video[0].average_rate == 4
         assert len(list(f.decode(video=0))) == RATE
@@ -165,7 +169,7 @@ def test_sixteen_bit_frames_stay_sixteen_bit(astronaut, tmp_path):
         gray16 = (rgb.mean(axis=2) * 257).astype(np.uint16)
         Image.fromarray(gray16).save(src / f"f{k + 7}.png")  # numbered from 7, as a scan may be
     out = tmp_path / "out" / "%06d.png"
-    assert cli.main(["video", str(src / "f%d.png"), "-o", str(out), "-s", "256", "-q"]) == 0
+    assert commands.main(["video", str(src / "f%d.png"), "-o", str(out), "-s", "256", "-q"]) == 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["000007.png", "000008.png", "000009.png"]
     raw = (out.parent / "000007.png").read_bytes()
     assert raw[24] == 16  # IHDR bit depth
@@ -176,7 +180,7 @@ def test_a_video_needs_frames_of_one_size(tmp_path, capsys):
     src.mkdir()
     Image.new("L", (64, 48), 90).save(src / "1.png")
     Image.new("L", (48, 64), 90).save(src / "2.png")
-    assert cli.main(["video", str(src), "-o", str(tmp_path / "m.mp4"), "-q"]) == 1
+    assert commands.main(["video", str(src), "-o", str(tmp_path / "m.mp4"), "-q"]) == 1
     assert "one size" in capsys.readouterr().err
     assert not (tmp_path / "m.mp4").exists() and not list(tmp_path.glob(".m.mp4*"))
 
@@ -186,7 +190,7 @@ def test_an_output_ffmpeg_cannot_write_is_one_line_and_leaves_nothing(clip, tmp_
     frames.mkdir()
     Image.new("L", (64, 48), 90).save(frames / "1.png")
     for src, dst in ((clip, "c.xyz"), (frames, "f.gif"), (frames, "f.xyz"), (clip, "c.gif")):
-        assert cli.main(["video", str(src), "-o", str(tmp_path / dst), "-q", "-s", "256"]) == 1
+        assert commands.main(["video", str(src), "-o", str(tmp_path / dst), "-q", "-s", "256"]) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and dst in err[0] and ".mp4" in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
@@ -202,11 +206,11 @@ def test_a_reference_photo_colours_every_frame(clip, astronaut, tmp_path, capsys
 
     plain, steered = tmp_path / "plain", tmp_path / "steered"
     common = ["-s", "256", "-q", "--end", "1"]
-    assert cli.main(["video", str(clip), "-o", str(plain / "%03d.png"), *common]) == 0
-    assert cli.main(["video", str(clip), "-o", str(steered / "%03d.png"), "--reference", str(astronaut),
+    assert commands.main(["video", str(clip), "-o", str(plain / "%03d.png"), *common]) == 0
+    assert commands.main(["video", str(clip), "-o", str(steered / "%03d.png"), "--reference", str(astronaut),
                      *common]) == 0  # fmt: skip
     assert error(steered) < 0.7 * error(plain)
-    assert cli.main(["video", str(clip), "-o", str(tmp_path / "x.mp4"), "--reference", str(clip)]) == 2
+    assert commands.main(["video", str(clip), "-o", str(tmp_path / "x.mp4"), "--reference", str(clip)]) == 2
     assert "--reference" in capsys.readouterr().err
 
 
@@ -231,7 +235,7 @@ def test_variable_frame_rate_keeps_every_timestamp(astronaut, tmp_path):
     pts = np.round(np.cumsum(1 / 30 + rng.uniform(-0.008, 0.008, 20)) * 90000).astype(int).tolist()
     src = _write(tmp_path / "phone.mp4", _pan(astronaut, 20), pts, Fraction(1, 90000))
     dst = tmp_path / "out.mp4"
-    assert cli.main(["video", str(src), "-o", str(dst), "-s", "128", "-q"]) == 0
+    assert commands.main(["video", str(src), "-o", str(dst), "-s", "128", "-q"]) == 0
     with av.open(str(src)) as a, av.open(str(dst)) as b:
         assert [f.pts * f.time_base for f in a.decode(video=0)] == [
             f.pts * f.time_base for f in b.decode(video=0)
@@ -243,7 +247,7 @@ def test_a_portrait_phone_video_comes_out_upright(tmp_path):
     stored[:, :16] = 255  # the top of the picture, stored on its side
     src = _write(tmp_path / "portrait.mp4", [stored] * 4, list(range(4)), Fraction(1, 30), rotation=-90)
     dst = tmp_path / "out.mp4"
-    assert cli.main(["video", str(src), "-o", str(dst), "-s", "128", "-q", "--carry", "0"]) == 0
+    assert commands.main(["video", str(src), "-o", str(dst), "-s", "128", "-q", "--carry", "0"]) == 0
     with av.open(str(dst)) as c:
         frame = next(c.decode(video=0))
     light = frame.to_ndarray(format="rgb24").mean(axis=2)
@@ -266,22 +270,22 @@ def test_a_film_cut_short_fails_unless_asked_to_keep_what_was_read(astronaut, tm
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])  # a download stopped half-way
     dst = tmp_path / "out.mp4"
-    assert cli.main(["video", str(cut), "-o", str(dst), "-s", "128", "-q"]) == 1
+    assert commands.main(["video", str(cut), "-o", str(dst), "-s", "128", "-q"]) == 1
     assert "cut short" in capsys.readouterr().err and not dst.exists()
-    assert cli.main(["video", str(cut), "-o", str(dst), "-s", "128", "-q", "--keep-partial"]) == 0
+    assert commands.main(["video", str(cut), "-o", str(dst), "-s", "128", "-q", "--keep-partial"]) == 0
     err = capsys.readouterr().err
     assert "warning" in err and "cut short" in err and dst.exists()
-    assert cli.main(["video", str(full), "-o", str(tmp_path / "whole.mp4"), "-s", "128", "-q"]) == 0
+    assert commands.main(["video", str(full), "-o", str(tmp_path / "whole.mp4"), "-s", "128", "-q"]) == 0
     assert capsys.readouterr().err == ""
 
 
 def test_video_takes_the_photos_model_and_decoding_options_and_end_is_no_cut(clip, tmp_path, capsys):
     dst = tmp_path / "lite0.mp4"
     args = ["video", str(clip), "-o", str(dst), "-s", "128", "-q", "--backbone", "effnet-lite0"]
-    assert cli.main([*args, "-p", "median:mode", "--boost", "1.5", "--fade", "0,0.9", "--end", "1"]) == 0
+    assert commands.main([*args, "-p", "median:mode", "--boost", "1.5", "--fade", "0,0.9", "--end", "1"]) == 0
     assert capsys.readouterr().err == ""  # stopping at --end is not a film cut short
     with av.open(str(dst)) as c:
         assert sum(1 for _ in c.decode(video=0)) == RATE  # 1 s
     with pytest.raises(SystemExit) as usage:  # bounded as for photos
-        cli.main(["video", str(clip), "-o", str(tmp_path / "x.mp4"), "--boost", "99"])
+        commands.main(["video", str(clip), "-o", str(tmp_path / "x.mp4"), "--boost", "99"])
     assert usage.value.code == 2
