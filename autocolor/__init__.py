@@ -8,7 +8,7 @@ per-pixel hue/chroma histograms, and the photo's own lightness kept at full reso
 >>> Colorizer.from_pretrained().colorize(pil_image)
 """
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"
 
 _EXPORTS = {
     "Colorizer": "pipeline",
@@ -18,7 +18,11 @@ _EXPORTS = {
     "HintError": "evidence.hints",
     "Spread": "evidence.hints",
     "Restorer": "restore",
+    "read_image": "imagefile",
+    "write_image": "imagefile",
+    "ImageError": "imagefile",
 }
+_RENAMED = {"io": "imagefile"}  # old module names, still importable as attributes
 __all__ = [*_EXPORTS, "__version__"]
 
 
@@ -26,8 +30,13 @@ def __getattr__(name: str):
     """The package's names are imported on first use, so that ``autocolor --help`` needs no torch."""
     import importlib
 
+    if name in _RENAMED:
+        import warnings
+
+        warnings.warn(f"autocolor.{name} is now autocolor.{_RENAMED[name]}", DeprecationWarning, stacklevel=2)
+        return importlib.import_module(f".{_RENAMED[name]}", __name__)
     if name not in _EXPORTS:
-        try:  # a sub-module: autocolor.io, autocolor.backbones, ...
+        try:  # a sub-module: autocolor.imagefile, autocolor.backbones, ...
             return importlib.import_module(f".{name}", __name__)
         except ModuleNotFoundError as err:
             if err.name != f"{__name__}.{name}":

@@ -81,17 +81,19 @@ def photo_megapixels(path: str | os.PathLike) -> float:
 
 
 def chunks(tasks: list[Task], workers: int) -> list[list[Task]]:
-    """Consecutive tasks cut into chunks of about equal megapixels, at least four per worker."""
+    """Consecutive tasks cut into chunks of about equal megapixels (about four per worker, at most
+    ``CHUNK_MEGAPIXELS`` unless one photo is larger); a photo of unknown size counts as small."""
     total = sum(max(t.megapixels, 0.01) for t in tasks)
     target = min(CHUNK_MEGAPIXELS, total / (4 * workers))
     out: list[list[Task]] = []
-    load = target
+    load = 0.0
     for t in tasks:
-        if load >= target:
+        size = max(t.megapixels, 0.01)
+        if not out or load + size > target:
             out.append([])
             load = 0.0
         out[-1].append(t)
-        load += max(t.megapixels, 0.01)
+        load += size
     return out
 
 

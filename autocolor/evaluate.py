@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from . import data, io, metrics
+from . import data, imagefile, metrics
 
 METRICS = metrics.ALL
 
@@ -34,12 +34,12 @@ def method_name(path: str) -> str:
 
 def gray_baseline(g: np.ndarray) -> np.ndarray:
     """No colorization: the gray image L in every channel, as 8-bit RGB."""
-    return io.quantize(np.repeat(g[..., None], 3, axis=2))
+    return imagefile.quantize(np.repeat(g[..., None], 3, axis=2))
 
 
 def colorizer_method(colorizer) -> Callable[[np.ndarray], np.ndarray]:
     """A colorizer as a method: gray float (H, W) to 8-bit RGB, exactly as the command writes it."""
-    return lambda g: io.quantize(colorizer.colorize(g))
+    return lambda g: imagefile.quantize(colorizer.colorize(g))
 
 
 def build_methods(weights: list[str], **opts) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
@@ -164,8 +164,8 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
                  "ab": np.zeros(len(metrics.AB_ERROR_BINS) - 1)} for m in methods}  # fmt: skip
     for path in tqdm(photos, unit="photo", disable=not progress, file=sys.stderr):
         try:
-            ref = np.asarray(io.open_image(path).convert("RGB"))
-        except io.ImageError as err:
+            ref = np.asarray(imagefile.open_image(path).convert("RGB"))
+        except imagefile.ImageError as err:
             failed.append(str(err))
             tqdm.write(f"autocolor evaluate: skipped: {err}", file=sys.stderr)
             continue

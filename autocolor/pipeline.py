@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -26,16 +26,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import color, evidence, histograms, hypercolumn, io
+from . import color, evidence, histograms, hypercolumn, imagefile
 from . import model as model_lib
-from .backbones import Layer
 from .bundled import BUNDLED, DEFAULT_BACKBONE, WEIGHTS_DIR, colorizer_weights  # noqa: F401  (re-exported)
 from .evidence import hints as hint_lib
 from .evidence import reference as reference_lib
 from .histograms import DecodeParam
+from .prediction import FEATURE_DIMS, Prediction, processing_size, project_features  # noqa: F401  (re-exported)
 
 CHUNK_PIXELS = 1 << 16  # full-resolution pixels coloured at a time (their planes stay in cache)
-FEATURE_DIMS = 64  # the hidden layer kept with a prediction, randomly projected to this many channels
 
 
 def _restorer(restore, device: torch.device):
@@ -71,15 +70,6 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def processing_size(h: int, w: int, size: int) -> tuple[int, int]:
-    """Network input size (before padding) for an h x w photo and ``--size``: never upscaled."""
-    min_side, max_side = size // 2, size - 12
-    scale = min(min_side / min(h, w), 1.0)
-    if max(h, w) * scale > max_side:
-        scale = max_side / max(h, w)
-    return max(1, round(h * scale)), max(1, round(w * scale))
-
-
 def box(x: Tensor, r: int) -> Tensor:
     """Mean over a (2r+1)^2 window, shrinking at the border."""
     return F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=False)
@@ -94,70 +84,6 @@ def guided_coefficients(guide: Tensor, src: Tensor, radius: int, eps: float) -> 
     a = cov / (var + eps)
     b = mp - a * mi
     return torch.cat([box(a, radius), box(b, radius)], dim=1)
-
-
-def project_features(hidden: Tensor, dims: int = FEATURE_DIMS) -> Tensor:
-    """The hidden layer (B, C, h, w) through a fixed random projection to ``dims`` channels, scaled so
-    that distances between cells approximate the full layer's (Johnson-Lindenstrauss): the same
-    projection for every photo, so the cells of two photos can be compared."""
-    gen = torch.Generator().manual_seed(0)
-    proj = torch.randn(dims, hidden.shape[1], generator=gen).to(hidden) / dims**0.5
-    return torch.einsum("dc,bchw->bdhw", proj, hidden.float())
-
-
-@dataclass
-class Prediction:
-    """Histograms for one photo on the network's grid (stride 4 of the processed image).
-
-    ``probs`` maps histogram names (``hue``, ``chroma``, or ``a``/``b``/``ab``) to (1, K, h, w),
-    or for the L2 head ``ab-value`` to the colour's (a, b) / 100 (1, 2, h, w);
-    ``light`` is the lightness on the same grid. ``scale`` maps full-resolution pixel
-    coordinates to processed ones (y, x); cell (i, j) is centred at processed (4i + 2, 4j + 2).
-    ``features`` (1, D, h, w): what the network sees at each cell (``project_features``), so that
-    hints and references can be placed without running the network again. ``steered`` (1, h, w):
-    the weight of the hints and references fused into each cell (None: the network's own guess).
-    """
-
-    probs: dict[str, Tensor]
-    light: Tensor
-    scale: tuple[float, float]
-    image_size: tuple[int, int]
-    grid_stride: int
-    features: Tensor | None = None
-    steered: Tensor | None = None
-
-    def cell(self, y: float, x: float) -> tuple[int, int]:
-        """The grid cell (row, column) holding full-resolution pixel (y, x), clamped to the grid."""
-        h, w = self.light.shape[-2:]
-        i = int((y + 0.5) * self.scale[0] // self.grid_stride)
-        j = int((x + 0.5) * self.scale[1] // self.grid_stride)
-        return min(max(i, 0), h - 1), min(max(j, 0), w - 1)
-
-    def read(self, ys: Tensor, xs: Tensor, maps: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
-        """Histograms (or other ``maps`` on the same grid) bilinearly read at full-resolution pixel
-        coordinates (ys, xs), each (1, *S) -> (1, K, *S)."""
-        ys, xs = (ys + 0.5) * self.scale[0], (xs + 0.5) * self.scale[1]
-        layer = Layer("grid", 0, self.grid_stride)
-        return {n: hypercolumn.read(p, layer, ys, xs) for n, p in (maps or self.probs).items()}
-
-    def full_resolution(self) -> dict[str, Tensor]:
-        """Histograms bilinearly resampled to every pixel of the photo (memory: K floats a pixel)."""
-        h, w = self.image_size
-        ys = torch.arange(h, dtype=torch.float32).view(1, -1, 1).expand(1, h, w)
-        xs = torch.arange(w, dtype=torch.float32).view(1, 1, -1).expand(1, h, w)
-        return self.read(ys, xs)
-
-    def at(self, y: float, x: float) -> dict[str, Tensor]:
-        """The histograms (K,) at full-resolution pixel (y, x)."""
-        point = self.read(torch.tensor([[float(y)]]), torch.tensor([[float(x)]]))
-        return {n: p[0, :, 0] for n, p in point.items()}
-
-    def steered_at(self, y: float, x: float) -> float:
-        """The weight of hints and references at full-resolution pixel (y, x): 0 (none) to 1."""
-        if self.steered is None:
-            return 0.0
-        ys, xs = torch.tensor([[float(y)]]), torch.tensor([[float(x)]])
-        return float(self.read(ys, xs, {"w": self.steered[:, None]})["w"].flatten()[0])
 
 
 class Colorizer:
@@ -238,12 +164,12 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict(self, image, size: int | None = None, features: bool = False) -> Prediction:
-        """Per-pixel colour histograms of ``image`` (PIL image, array or ``io.Photo``);
+        """Per-pixel colour histograms of ``image`` (PIL image, array or ``imagefile.Photo``);
         ``size`` overrides the colorizer's processing size for this call; ``features`` keeps what the
         network sees at each cell, for steering by hints (better) and references (needed)."""
         if size is not None and (size < 64 or size % 32):
             raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}")
-        photo = io.to_photo(image)
+        photo = imagefile.to_photo(image)
         x, scale = self.network_input(photo.light, size)
         logits, hidden = self.net.dense_with_features(x.to(self.device))
         probs = {n: v.cpu() for n, v in histograms.activate(logits).items()}
@@ -317,7 +243,7 @@ class Colorizer:
     def reference(self, image) -> reference_lib.Reference:
         """A colour photo (PIL image, RGB array, or file path) prepared as a reference: the network
         runs on it once; the result can steer any number of predictions."""
-        return reference_lib.prepare(self, io.to_rgb(image))
+        return reference_lib.prepare(self, imagefile.to_rgb(image))
 
     def steer(
         self,
@@ -336,16 +262,16 @@ class Colorizer:
 
     def colorize_light(self, light: np.ndarray) -> np.ndarray:
         """Float RGB (H, W, 3) for lightness ``light`` (H, W); output channel mean equals ``light``."""
-        return self.render(self.predict(io.Photo(light)), light)
+        return self.render(self.predict(imagefile.Photo(light)), light)
 
     def colorize_photo(
         self,
-        photo: io.Photo,
+        photo: imagefile.Photo,
         dtype=np.float32,
         hints: Sequence[hint_lib.Hint] = (),
         references: Sequence[reference_lib.Reference] = (),
     ) -> np.ndarray:
-        """RGB (H, W, 3) for a decoded ``io.Photo``: float32 in [0, 1], or rounded uint8."""
+        """RGB (H, W, 3) for a decoded ``imagefile.Photo``: float32 in [0, 1], or rounded uint8."""
         hint_lib.check(hints, photo.light.shape)  # before the network runs
         photo = self.restored(photo)
         out = np.empty((*photo.light.shape, 3), dtype)
@@ -359,7 +285,7 @@ class Colorizer:
         other.restorer = _restorer(restore, self.device)
         return other
 
-    def restored(self, photo: io.Photo) -> io.Photo:
+    def restored(self, photo: imagefile.Photo) -> imagefile.Photo:
         """``photo`` with its lightness restored by ``restore`` (itself when there is no restorer)."""
         if self.restorer is None:
             return photo
@@ -375,13 +301,13 @@ class Colorizer:
         colour photos (images, arrays, paths, or ``reference`` results) whose colours are taken where
         their content matches.
         """
-        photo = io.to_photo(image)
+        photo = imagefile.to_photo(image)
         pil = isinstance(image, Image.Image)
         hint_lib.check(hints, photo.light.shape)
         refs = [r if isinstance(r, reference_lib.Reference) else self.reference(r) for r in references]
         rgb = self.colorize_photo(photo, np.uint8 if pil else np.float32, hints, refs)
         if photo.alpha is not None:
-            alpha = io.quantize(photo.alpha[..., None], 8) if pil else photo.alpha[..., None]
+            alpha = imagefile.quantize(photo.alpha[..., None], 8) if pil else photo.alpha[..., None]
             rgb = np.concatenate([rgb, alpha], axis=2)
         return Image.fromarray(rgb) if pil else rgb
 
@@ -390,12 +316,12 @@ class Colorizer:
         src: str | os.PathLike,
         dst: str | os.PathLike,
         quality: int = 95,
-        max_pixels: int = io.DEFAULT_MAX_PIXELS,
+        max_pixels: int = imagefile.DEFAULT_MAX_PIXELS,
         hints: Sequence[hint_lib.Hint] = (),
         references: Sequence[reference_lib.Reference] = (),
     ) -> None:
         """Read ``src``, colorize, and write ``dst`` atomically (alpha, 16 bits, EXIF, ICC kept)."""
-        photo = io.read_image(src, max_pixels)
-        dtype = np.uint8 if io.output_bits(dst, photo) == 8 else np.float32  # 8 bits: no float copy
+        photo = imagefile.read_image(src, max_pixels)
+        dtype = np.uint8 if imagefile.output_bits(dst, photo) == 8 else np.float32  # 8 bits: no float copy
         rgb = self.colorize_photo(photo, dtype, hints, references)
-        io.write_image(dst, rgb, like=photo, quality=quality)
+        imagefile.write_image(dst, rgb, like=photo, quality=quality)

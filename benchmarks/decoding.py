@@ -18,7 +18,7 @@ import numpy as np
 from common import load_rgb
 from tqdm import tqdm
 
-from autocolor import data, io, metrics
+from autocolor import data, imagefile, metrics
 from autocolor.evaluate import gray_baseline
 from autocolor.histograms import DecodeParam
 from autocolor.pipeline import Colorizer
@@ -49,7 +49,7 @@ def score(colorizer: Colorizer, photos: list[Path], params: list[DecodeParam], m
         originals.append(metrics.colourfulness(ref))
         pred = colorizer.predict(gray)
         for p in params:
-            out = io.quantize(colorizer.render(pred, gray, p))
+            out = imagefile.quantize(colorizer.render(pred, gray, p))
             gains[label(p)].append(metrics.psnr(out, ref) - base)
             colour[label(p)].append(metrics.colourfulness(out))
     return {"gain": gains, "colour": colour, "originals": np.mean(originals)}

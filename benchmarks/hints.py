@@ -246,7 +246,8 @@ def main() -> None:
     psnr, secs = run(
         photos, Colorizer.from_pretrained(), a.spread or [Spread()], a.levin, a.seed, a.points, a.max_side
     )
-    print(f"\n{len(photos)} photos; hint spread as sigma/distance/light/features/sharpness/shading\n")
+    fields = "sigma/distance/light/features/sharpness/shading/alike/alike_reach/guess/alike_guess"
+    print(f"\n{len(photos)} photos; hint spread as {fields}\n")
     print(report(psnr, secs))
     if a.plot:
         plot(psnr, a.plot)

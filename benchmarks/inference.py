@@ -29,7 +29,7 @@ def worker(backbone: str, megapixels: float, runs: int, threads: int) -> dict:
     import skimage
     import torch
 
-    from autocolor import Colorizer, io
+    from autocolor import Colorizer, imagefile
     from autocolor.model import HypercolumnColorizer, ModelConfig
     from autocolor.pipeline import bundled_weights
 
@@ -47,7 +47,7 @@ def worker(backbone: str, megapixels: float, runs: int, threads: int) -> dict:
         inp, out, bare = Path(tmp) / "in.jpg", Path(tmp) / "out.png", Path(tmp) / "bare.png"
         src.resize((w, h), Image.BICUBIC).save(inp, quality=92)
         base_rss = peak_rss_mb()
-        photo = io.read_image(inp)
+        photo = imagefile.read_image(inp)
         x, _ = colorizer._prepare(photo.light)
         pred = colorizer.predict(photo)
         rgb8 = np.empty((h, w, 3), np.uint8)

@@ -34,7 +34,7 @@ import torch
 from common import colour_part, psnr, table
 from PIL import Image
 
-from autocolor import Colorizer, io
+from autocolor import Colorizer, imagefile
 from autocolor.bundled import RESTORER
 from autocolor.data import list_images, twins
 from autocolor.restore import THRESHOLD, Restorer
@@ -81,9 +81,9 @@ def score(rows: dict, colorizers: dict, folder: Path, limit: int = 0) -> dict:
     }
     megapixels = 0.0
     for twin in twins.read_manifest(folder)[: limit or None]:
-        original = io.to_rgb(twin["source"])  # float RGB in [0, 1]
+        original = imagefile.to_rgb(twin["source"])  # float RGB in [0, 1]
         truth = original.mean(axis=2)
-        aged = io.read_image(twin["image"]).light
+        aged = imagefile.read_image(twin["image"]).light
         defect = np.asarray(Image.open(twin["mask"]).convert("L")) > 64
         megapixels += aged.size / 1e6
         gray_colour = psnr(0, colour_part(original))
@@ -107,7 +107,7 @@ def score_clean(restorer, colorizers: dict, folder: Path) -> list[list]:
     """On clean photos made gray: what ``restorer`` changes, and each colorizer's colour gain."""
     changed, colour = [], {c: [] for c in colorizers}
     for path in list_images([folder]):
-        original = io.to_rgb(path)
+        original = imagefile.to_rgb(path)
         light = original.mean(axis=2)
         changed.append(psnr(restorer(light), light))
         for cname, colorizer in colorizers.items():
@@ -124,7 +124,7 @@ def score_clean(restorer, colorizers: dict, folder: Path) -> list[list]:
 def timing(folder: Path, restorer_path: str | None, runs: int) -> str:
     """Restoration of a 1 MP photo, each row's median time and its ratio to the colorizer's network
     on the same photo (measured in the same rounds)."""
-    rgb = io.to_rgb(list_images([folder])[0])
+    rgb = imagefile.to_rgb(list_images([folder])[0])
     light = cv2.resize(rgb.mean(axis=2), (1152, 864), interpolation=cv2.INTER_AREA)
     net = net_lib.load(restorer_path or RESTORER)
     rows = {f"--restore {p}": Restorer(net, p) for p in ("levels", "grain", "defects", "all")}
@@ -157,14 +157,14 @@ def contact_sheet(
     manifest = [t for t in twins.read_manifest(folder) if any(k in str(t["image"]) for k in only)]
     rows = []
     for twin in manifest[:: max(1, len(manifest) // count)][:count]:
-        aged = io.read_image(twin["image"]).light
+        aged = imagefile.read_image(twin["image"]).light
         light = restorer(aged).light
         tiles = [np.repeat(x[..., None], 3, 2) for x in (aged, light)]
-        tiles += [colorizer.colorize_light(light), io.to_rgb(twin["source"])]
+        tiles += [colorizer.colorize_light(light), imagefile.to_rgb(twin["source"])]
         rows.append(np.hstack([_height(t, 360) for t in tiles]))
     width = max(r.shape[1] for r in rows)
     sheet = np.vstack([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=1) for r in rows])
-    Image.fromarray(io.quantize(sheet, 8)).save(out, quality=88)
+    Image.fromarray(imagefile.quantize(sheet, 8)).save(out, quality=88)
 
 
 def main() -> None:

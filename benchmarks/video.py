@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from common import colour_part, psnr, table
 
-from autocolor import Colorizer, io, metrics
+from autocolor import Colorizer, imagefile, metrics
 from autocolor.data import film_aging, list_images
 from autocolor.pipeline import BUNDLED
 from autocolor.restore import Restorer
@@ -119,7 +119,7 @@ def aged_clips(folder: Path | None, videos: list[Path], clips: int, frames: int,
     photos = list_images([folder]) if folder else []
     photos = [photos[int(i)] for i in np.linspace(0, len(photos) - 1, min(clips, len(photos)))]
     for k, path in enumerate(photos):
-        rgb = np.asarray(io.to_rgb(path) * 255 + 0.5, np.uint8)
+        rgb = np.asarray(imagefile.to_rgb(path) * 255 + 0.5, np.uint8)
         sources.append((path.name, film_aging.pan(rgb, frames, np.random.default_rng([seed, k]))))
     sources += [(v.name, read_rgb(v, frames)) for v in videos]
     for k, (name, originals) in enumerate(sources):

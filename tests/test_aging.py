@@ -7,13 +7,13 @@ import shutil
 import numpy as np
 import pytest
 
-from autocolor import commands, io
+from autocolor import commands, imagefile
 from autocolor.data import aging, twins
 
 
 @pytest.fixture(scope="module")
 def light(photo_dir) -> np.ndarray:
-    return io.read_image(photo_dir / "chelsea.png").light
+    return imagefile.read_image(photo_dir / "chelsea.png").light
 
 
 LOCAL = [aging.scratches, aging.hairs, aging.dust, aging.creases]
@@ -72,8 +72,8 @@ def test_data_age_writes_twins_with_masks_and_goes_on_past_bad_files(photo_dir, 
     rows = twins.read_manifest(tmp_path / "a")
     assert sorted(r["image"].name for r in rows) == ["chelsea.png", "coffee.png"]
     for r in rows:
-        aged, mask = io.read_image(r["image"]), io.read_image(r["mask"])
-        assert aged.light.shape == mask.light.shape == io.read_image(r["source"]).light.shape
+        aged, mask = imagefile.read_image(r["image"]), imagefile.read_image(r["mask"])
+        assert aged.light.shape == mask.light.shape == imagefile.read_image(r["source"]).light.shape
     (src / "broken.jpg").unlink()
     assert commands.main(["data", "age", str(src), str(tmp_path / "b"), "--seed", "3"]) == 0
     for name in ("images/chelsea.png", "masks/sub/coffee.png"):
@@ -91,4 +91,4 @@ def test_photos_that_differ_only_by_suffix_get_twins_of_their_own(photo_dir, tmp
     names = sorted(r["image"].name for r in twins.read_manifest(tmp_path / "a"))
     assert names == ["cat.jpg.png", "cat.png.png", "moon.png"]
     for r in twins.read_manifest(tmp_path / "a"):
-        assert io.read_image(r["image"]).light.shape == io.read_image(r["source"]).light.shape
+        assert imagefile.read_image(r["image"]).light.shape == imagefile.read_image(r["source"]).light.shape

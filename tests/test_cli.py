@@ -218,14 +218,14 @@ def test_a_signal_while_writing_leaves_no_temporary_file(tmp_path, sig, code):
     script.write_text(
         textwrap.dedent(f"""
         import os, signal, sys, time
-        from autocolor import commands, io
+        from autocolor import commands, imagefile
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job inherits it ignored
-        real = io.png.write_png
+        real = imagefile.png.write_png
         def slow(*a, **k):
             real(*a, **k)
             os.kill(os.getpid(), signal.{sig})  # arrives while the temporary file is open
             time.sleep(5)
-        io.png.write_png = slow
+        imagefile.png.write_png = slow
         sys.exit(commands.main(sys.argv[1:]))
     """)
     )

@@ -391,3 +391,27 @@ def test_a_session_keeps_a_bounded_number_of_photos_pixels_and_references(photo_
     monkeypatch.setattr(S, "SESSION_REFERENCES", 1)
     errors = demo.set_references(session, paths[:2], demo.DEFAULT_MAX_PIXELS)
     assert len(session.references) == 1 and "chelsea.png: not kept" in errors[0]
+
+
+def test_sessions_share_a_memory_budget_and_the_least_recently_used_let_go(models, photo_dir, tmp_path):
+    """Many visitors with large photos: past the server's budget, the session used longest ago lets go
+    of its photos and is told so; the others, and the one just used, keep theirs."""
+    from autocolor.demo.page import Handlers
+
+    controls = ("test", 256, "median", "expectation", True, 1.2, 1.0, False)
+    sizes = {}
+    probe = Handlers(models, tmp_path, demo.DEFAULT_MAX_PIXELS, budget=demo.Budget(2**40))
+    one = demo.Session()
+    probe.on_files([str(photo_dir / "astronaut.png")], *controls, one)
+    sizes["one"] = probe.budget.total()
+    assert sizes["one"] > 512 * 512 * 4  # the photo, its previews and its prediction are counted
+    on = Handlers(models, tmp_path, demo.DEFAULT_MAX_PIXELS, budget=demo.Budget(int(2.5 * sizes["one"])))
+    a, b, c = demo.Session(), demo.Session(), demo.Session()
+    for s in (a, b, c):
+        on.on_files([str(photo_dir / "astronaut.png")], *controls, s)
+    assert not a.entries and a.released  # the oldest let go when the third came
+    assert len(b.entries) == len(c.entries) == 1 and on.budget.total() <= on.budget.limit
+    *_, status = on.on_run(*controls, a)
+    assert "let go to make room" in status and not a.released  # told once
+    *_, status = on.on_files([str(photo_dir / "astronaut.png")], *controls, a)
+    assert len(a.entries) == 1 and "let go" not in status and not b.entries  # now b was the oldest

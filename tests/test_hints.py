@@ -92,6 +92,26 @@ def test_a_hint_reaches_look_alike_regions_beyond_an_edge_when_asked(colorizer):
     colorizer.spread = H.DEFAULT_SPREAD
 
 
+def test_a_hint_on_a_tower_leaves_a_sky_of_the_same_gray_alone(photo_dir):
+    """rocket.jpg: dark lattice towers against a dusk sky of the same gray. An orange hint on the left
+    tower once repainted the whole sky; now the sky keeps its automatic blue, the tower takes orange."""
+    gray = Image.open(photo_dir / "rocket.jpg").convert("L")
+    colorizer = Colorizer.from_pretrained()  # the photo's own size, as a user runs it
+    plain = np.asarray(colorizer.colorize(gray), np.float32)
+    hint = [H.parse("33,300,orange")]
+    changed = {}
+    for name, spread in (("before", H.Spread(guess=0, alike_guess=0)), ("now", H.DEFAULT_SPREAD)):
+        colorizer.spread = spread
+        out = np.asarray(colorizer.colorize(gray, hints=hint), np.float32)
+        changed[name] = np.abs(out - plain).mean(-1)
+    far_sky = (slice(40, 200), slice(400, 560))  # right of the rocket, far from the hinted tower
+    assert changed["before"][far_sky].mean() > 20  # the case is real: the old spread repainted it
+    assert changed["now"][far_sky].mean() < 8  # out of 255: the sky keeps its colour
+    tower = out[250:350, 20:45].reshape(-1, 3)
+    assert (tower[:, 0] - tower[:, 2]).mean() > 25  # the hinted tower turned warm (it was blue-gray)
+    assert changed["now"][250:350, 20:45].mean() > 20
+
+
 def test_steering_reuses_the_prediction_and_gives_the_hue_at_its_spot(colorizer, astronaut, monkeypatch):
     image = Image.open(astronaut)
     pred = colorizer.predict(image, features=True)

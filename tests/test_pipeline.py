@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from autocolor import Colorizer, io
+from autocolor import Colorizer, imagefile
 from autocolor.histograms import TOOL_FADE, DecodeParam
 from autocolor.pipeline import ModelNotAvailable, guided_coefficients, processing_size
 
@@ -66,7 +66,7 @@ def test_predict_returns_histograms(colorizer, astronaut):
 
 
 def test_render_reuses_a_prediction_at_any_resolution(colorizer, astronaut):
-    photo = io.read_image(astronaut)
+    photo = imagefile.read_image(astronaut)
     pred = colorizer.predict(photo)
     full = colorizer.render(pred, photo.light)
     assert np.array_equal(full, colorizer.colorize_photo(photo))  # predict + render is colorize
@@ -92,7 +92,7 @@ def test_colour_input_is_colorized_from_its_own_lightness(colorizer, astronaut):
     im = Image.open(astronaut).convert("RGB")
     a = np.asarray(colorizer.colorize(im))
     light = np.asarray(im, np.float32).mean(axis=2) / 255
-    b = io.quantize(colorizer.colorize(light))  # the gray photo L = (R+G+B)/3 gives the same colours
+    b = imagefile.quantize(colorizer.colorize(light))  # the gray photo L = (R+G+B)/3 gives the same colours
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
 
 
@@ -148,7 +148,7 @@ def test_sixteen_bit_file_round_trip(colorizer, tmp_path):
     Image.fromarray(a).save(src)
     colorizer.colorize_file(src, dst)
     assert dst.read_bytes()[24] == 16
-    assert io.read_image(src).bits == 16
+    assert imagefile.read_image(src).bits == 16
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 3), (3, 500), (4000, 20), (31, 33)])
@@ -175,7 +175,7 @@ def test_sizes_that_once_crashed(colorizer, hw):
 )
 def test_every_size_renders_at_full_resolution_and_any_preview(colorizer, h, w, size, preview):
     light = np.linspace(0, 1, h * w, dtype=np.float32).reshape(h, w)
-    pred = colorizer.predict(io.Photo(light), size=size)
+    pred = colorizer.predict(imagefile.Photo(light), size=size)
     out = colorizer.render(pred, light)
     assert out.shape == (h, w, 3) and np.abs(out.mean(axis=2) - light).max() < 1e-5
     ph, pw = max(1, round(h * preview)), max(1, round(w * preview))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autocolor import io
+from autocolor import imagefile
 from autocolor.data import aging
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ def test_the_readme_has_python_examples():
 def test_python_block_runs(page, index, photo_dir, tmp_path, monkeypatch):
     Image.open(photo_dir / "coffee.png").convert("RGB").save(tmp_path / "photo.jpg", quality=92)
     Image.open(photo_dir / "chelsea.png").convert("RGB").save(tmp_path / "reference.jpg", quality=92)
-    camera = io.read_image(photo_dir / "camera.png").light  # a black-and-white photo, aged as a print
+    camera = imagefile.read_image(photo_dir / "camera.png").light  # a black-and-white photo, aged as a print
     aged = aging.age(camera, np.random.default_rng(0)).light
     Image.fromarray(aging.to_uint8(aged)).save(tmp_path / "old.jpg", quality=92)
     monkeypatch.chdir(tmp_path)

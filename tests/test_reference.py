@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autocolor import Colorizer, commands, io, metrics
+from autocolor import Colorizer, commands, imagefile, metrics
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_references_accept_any_photo_mode(colorizer, photo_dir):
     for ref in (rgb, rgb.astype(np.uint16) * 257, rgb / 255.0, rgba, pil.convert("P"), pil.convert("CMYK")):
         assert colorizer.reference(ref).descriptors.shape[1] == 65
     with pytest.raises(ValueError):
-        io.to_rgb(np.zeros((4, 4, 2)))
+        imagefile.to_rgb(np.zeros((4, 4, 2)))
 
 
 def test_cli_reference_that_is_not_an_image_writes_nothing(astronaut, tmp_path, capsys):

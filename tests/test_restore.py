@@ -8,14 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from autocolor import Colorizer, commands, io
+from autocolor import Colorizer, commands, imagefile
 from autocolor.data import aging
 from autocolor.restore import PARTS, Restorer, net, parse_parts
 
 
 @pytest.fixture(scope="module")
 def light(photo_dir) -> np.ndarray:
-    return io.read_image(photo_dir / "coffee.png").light
+    return imagefile.read_image(photo_dir / "coffee.png").light
 
 
 def test_parts_parse_and_bad_ones_are_named():

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from .. import __version__, bundled, io
+from .. import __version__, bundled, imagefile
 from ..options import DEVICE_HELP, add_decoding_flags, add_restore_flags, number, size
 from . import SUBCOMMANDS
 from .common import add_cluster_flags, add_model_flags, colorizer_from, fail
@@ -105,8 +105,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-pixels",
         type=number(1),
-        default=io.DEFAULT_MAX_PIXELS,
-        help=f"refuse larger images (default {io.DEFAULT_MAX_PIXELS / 1e6:.0f}e6)",
+        default=imagefile.DEFAULT_MAX_PIXELS,
+        help=f"refuse larger images (default {imagefile.DEFAULT_MAX_PIXELS / 1e6:.0f}e6)",
     )
     p.add_argument("--seed", type=number(0, 2**63 - 1, integer=True), default=0,
                    help="seed for the sampling decoders, 0 to 2**63-1 (default 0)")  # fmt: skip
@@ -132,7 +132,7 @@ def expand_inputs(inputs: list[str], recursive: bool) -> tuple[list[tuple[Path, 
         for p in paths:
             if p.is_dir():
                 it = p.rglob("*") if recursive else p.glob("*")
-                files = sorted(f for f in it if f.is_file() and f.suffix.lower() in io.IMAGE_SUFFIXES)
+                files = sorted(f for f in it if f.is_file() and f.suffix.lower() in imagefile.IMAGE_SUFFIXES)
                 found += [(f, f.relative_to(p)) for f in files]
             elif p.exists():
                 found.append((p, Path(p.name)))
@@ -147,7 +147,7 @@ def plan_outputs(files: list[tuple[Path, Path]], output: str, fmt: str) -> list[
     if out.suffix and not out.is_dir():
         if len(files) != 1:
             raise ValueError(f"-o {output} names a file, but there are {len(files)} inputs; give a folder")
-        io.output_format(out)
+        imagefile.output_format(out)
         return [(files[0][0], out)]
     ext = "." + fmt
     return [(src, out / rel.with_suffix(ext)) for src, rel in files]
@@ -189,11 +189,11 @@ def main(argv: list[str]) -> int:
         colorizer = colorizer_from(args)  # also with --ray: a bad model or reference fails here, once
         if args.verbose:
             _describe(colorizer, args)
-    except (ModelNotAvailable, CheckpointError, ValueError, io.ImageError) as err:
+    except (ModelNotAvailable, CheckpointError, ValueError, imagefile.ImageError) as err:
         return fail(str(err))
     try:
         steering = _steering(colorizer, args)
-    except (io.ImageError, ValueError) as err:
+    except (imagefile.ImageError, ValueError) as err:
         return fail(f"--reference {err}")
     if args.ray:
         args.threads = args.threads or torch.get_num_threads()  # workers compute as this process would
@@ -203,7 +203,7 @@ def main(argv: list[str]) -> int:
 
 def _steering(colorizer, args: argparse.Namespace) -> dict:
     """The hints and reference photos every photo of the batch is steered by."""
-    references = [colorizer.reference(io.to_rgb(r, int(args.max_pixels))) for r in args.reference]
+    references = [colorizer.reference(imagefile.to_rgb(r, int(args.max_pixels))) for r in args.reference]
     return {"hints": args.hint, "references": references}
 
 
@@ -255,8 +255,8 @@ def _one_file(colorizer, src: Path, dst: Path, args: argparse.Namespace, steerin
     """Colorize one photo; None when done, else the one-line error (a batch goes on past it)."""
     try:
         _colorize_one(colorizer, src, dst, args, steering)
-    except (io.ImageError, OSError, ValueError, MemoryError) as err:
-        return str(err) if isinstance(err, io.ImageError) else f"{src}: {err}"
+    except (imagefile.ImageError, OSError, ValueError, MemoryError) as err:
+        return str(err) if isinstance(err, imagefile.ImageError) else f"{src}: {err}"
     except Exception as err:  # a bug: one line, and the batch goes on
         first = (str(err).strip().splitlines() or [""])[0]
         return f"{src}: unexpected error ({type(err).__name__}: {first}); please report it"

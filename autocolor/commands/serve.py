@@ -37,6 +37,9 @@ def parser() -> argparse.ArgumentParser:
         default=32,
         help="requests waiting at most (default 32)",
     )
+    p.add_argument("--max-memory-gb", type=number(0.1), default=4.0,
+                   help="photos all visitors' sessions keep in memory together; past it, the sessions used "
+                   "longest ago let go of theirs and are asked to upload again (default 4)")  # fmt: skip
     p.add_argument("--open", action="store_true", help="open the page in a browser (default: off)")
     return p
 
@@ -60,6 +63,7 @@ def main(argv: list[str]) -> int:
             args.max_upload_mb,
             args.queue_size,
             args.open,
+            args.max_memory_gb,
         )
     except OSError as err:  # e.g. the port is taken
         return fail(str(err), 2, "autocolor serve")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .. import io
+from .. import imagefile
 from ..options import DEVICE_HELP, add_decoding_flags, add_restore_flags, number, size
 from .common import add_cluster_flags, add_model_flags, colorizer_from, fail
 
@@ -100,8 +100,8 @@ def film_step(args: argparse.Namespace):
     except (ModelNotAvailable, CheckpointError) as err:
         raise ValueError(str(err)) from None
     try:
-        refs = [colorizer.reference(io.to_rgb(r)) for r in args.reference]
-    except (io.ImageError, ValueError) as err:
+        refs = [colorizer.reference(imagefile.to_rgb(r)) for r in args.reference]
+    except (imagefile.ImageError, ValueError) as err:
         raise ValueError(f"--reference {err}") from None
     steady = video.Steady(carry=args.carry) if args.carry > 0 else None
     clip = video.Clip(args.start, args.end, args.fps, args.crf, args.lossless, args.keep_partial)
@@ -135,7 +135,7 @@ def _film(colorizer, src: Path, dst: Path, steady, clip, refs, args: argparse.Na
             n = video.colorize_any(
                 colorizer, src, dst, steady, clip, bar.update, refs, temporal=not args.each_frame
             )
-    except (video.VideoError, sequence.SequenceError, io.ImageError, OSError) as err:
+    except (video.VideoError, sequence.SequenceError, imagefile.ImageError, OSError) as err:
         return str(err)
     finally:
         bar.close()

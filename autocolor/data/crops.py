@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
 from .. import color, histograms
-from ..io import IMAGE_SUFFIXES
+from ..imagefile import IMAGE_SUFFIXES
 from . import aging
 
 CUTOUT_MODES = ("composite", "mask")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io as image_io
+from .. import imagefile as image_io
 from . import aging, film_aging
 from .crops import list_images
 

@@ -16,6 +16,7 @@ from .server import remove_folder, serve
 from .session import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_UPLOAD_MB,
+    Budget,
     Entry,
     Models,
     Session,
@@ -40,7 +41,7 @@ def build(*args, **kwargs):
     return build(*args, **kwargs)
 
 
-__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_UPLOAD_MB", "Entry", "Models", "Session", "Settings",
+__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_UPLOAD_MB", "Budget", "Entry", "Models", "Session", "Settings",
            "add_hint", "build", "colour_spread", "doubt_image", "histogram_figure", "load_entry",
            "mark_hints", "pixel_info", "preview", "redecode", "remove_folder", "remove_hints", "run", "serve",
            "set_references", "update_entries", "write_downloads"]  # fmt: skip

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import io
+from .. import imagefile
 from ..histograms import BOOST, CHROMA_METHODS
 from . import film
 from .session import (
@@ -20,6 +20,7 @@ from .session import (
     SESSION_PIXELS,
     SESSION_REFERENCES,
     SIZES,
+    Budget,
     Models,
     Session,
     Settings,
@@ -41,7 +42,7 @@ ECCV 2016). Decoding controls re-decode the cached histograms without running th
 To steer the colours, choose *place a hint*, pick a colour and click the result (the hint spreads over
 the region it falls in), or add a colour reference photo of a similar scene. A session keeps up to
 {SESSION_PHOTOS} photos ({SESSION_PIXELS / 1e6:.0f} megapixels in all) and {SESSION_REFERENCES} reference
-photos, for 6 hours after your last visit."""
+photos, for 6 hours after your last visit, unless the server needs the room for other visitors."""
 
 DOUBT_LABEL = "Colour uncertainty: dark = sure (of a colour or of gray), bright = unsure"
 DEFECTS_LABEL = "The restored photo, with the scratches, dust and hairs it found and filled in red"
@@ -98,7 +99,7 @@ def _steering() -> dict:
         with gr.Row():
             undo = gr.Button("Undo last hint", size="sm", elem_id="undo-hint")
             clear = gr.Button("Clear hints", size="sm", elem_id="clear-hints")
-    references = gr.File(file_count="multiple", file_types=["image", *sorted(io.IMAGE_SUFFIXES)],
+    references = gr.File(file_count="multiple", file_types=["image", *sorted(imagefile.IMAGE_SUFFIXES)],
                          label="Reference photos in colour (optional)", elem_id="reference")  # fmt: skip
     return dict(mode=mode, colour=colour, undo=undo, clear=clear, references=references)
 
@@ -153,8 +154,9 @@ def layout(models: Models) -> Layout:
     with gr.Tabs():
         with gr.Tab("Photos"), gr.Row():
             with gr.Column(scale=1, min_width=280):
-                files = gr.File(file_count="multiple", file_types=["image", *sorted(io.IMAGE_SUFFIXES)],
-                                label="Photos (drop or click)", elem_id="upload")  # fmt: skip
+                kinds = ["image", *sorted(imagefile.IMAGE_SUFFIXES)]
+                files = gr.File(file_count="multiple", file_types=kinds, label="Photos (drop or click)",
+                                elem_id="upload")  # fmt: skip
                 status = gr.Markdown(elem_id="status")
                 steering = _steering()
                 controls = _controls(models)
@@ -177,8 +179,9 @@ class Handlers:
     the full-resolution files. Unchanged images are skipped, not sent again: Gradio rewrites an
     image's cache file in place each time it is sent, under a reader's feet."""
 
-    def __init__(self, models: Models, root: Path, max_pixels: int, stop=None):
+    def __init__(self, models: Models, root: Path, max_pixels: int, stop=None, budget: Budget | None = None):
         self.models, self.root, self.max_pixels, self.stop = models, root, max_pixels, stop
+        self.budget = budget or Budget()
 
     @staticmethod
     def files_of(session: Session) -> list[str] | None:
@@ -198,14 +201,19 @@ class Handlers:
         marked = mark_hints(e.colorized, e)
         return gallery, fixed[0], fixed[1], marked, pair, fixed[2], fixed[3], self.files_of(session), session
 
-    @staticmethod
-    def status_of(session: Session, errors: list[str]) -> str:
+    def status_of(self, session: Session, errors: list[str]) -> str:
         lines = [f"**{len(session.entries)}** photo(s) colorized."] if session.entries else []
+        if session.released:
+            session.released = False
+            room = f"{self.budget.limit / 2**30:.1f} GB"
+            lines.append(f"Your photos were let go to make room for other visitors (the page keeps {room} "
+                         "of photos for everyone); please add them again.")  # fmt: skip
         return "\n\n".join(lines + [f"⚠ {err}" for err in errors])
 
     def refresh(self, session: Session, settings: Settings, errors: list[str], network: bool):
         if session.entries:
             (run if network else redecode)(session, self.models, settings)
+        self.budget.admit(session)
         return (*self.detail(session, photo_changed=network), self.status_of(session, errors))
 
     def read_uploads(self, read, session: Session, files) -> list[str]:
@@ -325,9 +333,11 @@ def wire(ui: Layout, on: Handlers) -> None:
                     [ui.film["result"], ui.film["status"]], **heavy)  # fmt: skip
 
 
-def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS, stop=None) -> gr.Blocks:
+def build(models: Models, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS, stop=None,
+          budget: Budget | None = None) -> gr.Blocks:  # fmt: skip
     """The Gradio ``Blocks`` page; ``root`` is the folder for results (per-session subfolders);
-    ``stop``: a ``threading.Event`` set when the server shuts down (long work ends early)."""
+    ``stop``: a ``threading.Event`` set when the server shuts down (long work ends early); ``budget``:
+    the memory all sessions share (default ``SERVER_BYTES``)."""
     with gr.Blocks(title="autocolor", analytics_enabled=False, delete_cache=(900, 3600)) as page:
-        wire(layout(models), Handlers(models, root, max_pixels, stop))
+        wire(layout(models), Handlers(models, root, max_pixels, stop, budget))
     return page

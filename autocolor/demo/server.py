@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from .session import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, Models
+from .session import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, SERVER_BYTES, Budget, Models
 
 
 def serve(
@@ -19,6 +19,7 @@ def serve(
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
     queue_size: int = 32,
     open_browser: bool = False,
+    max_memory_gb: float = SERVER_BYTES / 2**30,
 ) -> None:
     """Serve the page until interrupted; all it writes lies in one temporary folder, removed at exit:
     visitors' uploads in ``uploads`` (Gradio serves them back only as downloads, never as pages) and the
@@ -37,7 +38,7 @@ def serve(
         from .page import CSS, build
 
         theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-        page = build(models, results, max_pixels, stop)
+        page = build(models, results, max_pixels, stop, Budget(int(max_memory_gb * 2**30)))
         page.queue(max_size=queue_size, default_concurrency_limit=2)
         page.launch(
             server_name=host,

@@ -5,6 +5,7 @@ import functools
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .. import io
+from .. import imagefile
 from ..evidence.hints import Hint, parse_colour
 from ..evidence.reference import Reference
 from ..histograms import BOOST, HUE_METHODS, DecodeParam
@@ -25,6 +26,7 @@ DEFAULT_MAX_PIXELS = 50_000_000
 SESSION_PHOTOS = 24  # what one visitor's session keeps: photos ...
 SESSION_PIXELS = 150_000_000  # ... their pixels in all (about 4 bytes each were measured) ...
 SESSION_REFERENCES = 8  # ... and reference photos
+SERVER_BYTES = 4 << 30  # what all sessions together keep; past it, the least recently used let go
 DEFAULT_MAX_UPLOAD_MB = 50
 SIZES = (256, 352, 512, 768, 1024)
 # The page offers fading as its own switch; "expectation-cf" is expectation plus fading.
@@ -103,7 +105,7 @@ class Entry:
 
     name: str
     source: str  # the uploaded file's path (identifies the entry across uploads)
-    photo: io.Photo
+    photo: imagefile.Photo
     original: np.ndarray  # uint8 RGB preview of the upload as it looks
     light: np.ndarray  # lightness at preview size
     pred: Prediction | None = None
@@ -113,12 +115,12 @@ class Entry:
     download: Path | None = None  # full-resolution result
     hints: list[Hint] = field(default_factory=list)  # in full-resolution pixels
     steered: Prediction | None = None  # ``pred`` with the hints and references fused in
-    raw: tuple[io.Photo, np.ndarray] | None = None  # (photo, light) as uploaded, when restored
+    raw: tuple[imagefile.Photo, np.ndarray] | None = None  # (photo, light) as uploaded, when restored
     defects: np.ndarray | None = None  # uint8 RGB preview: the defects the restorer found, in red
 
     @property
     def gray(self) -> np.ndarray:
-        return io.quantize(self.light)
+        return imagefile.quantize(self.light)
 
     @property
     def shown(self) -> Prediction | None:
@@ -141,12 +143,62 @@ class Session:
     references: list[np.ndarray] = field(default_factory=list)  # colour photos (previews), float RGB
     prepared: dict[str, list[Reference]] = field(default_factory=dict)  # by model name
 
+    released: bool = False  # its photos were let go to make room for other sessions (``Budget``)
+
     def current(self) -> Entry | None:
         return self.entries[self.selected] if self.entries else None
 
     def close(self) -> None:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+    def release(self) -> None:
+        """Let go of the photos, references and results (the session itself lives on, empty)."""
+        self.entries, self.references, self.prepared, self.selected = [], [], {}, 0
+        self.close()
+        self.folder, self.released = None, True
+
+
+def _nbytes(value) -> int:
+    """Bytes held by the arrays and tensors in ``value`` (nested in dataclasses, dicts, lists)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if hasattr(value, "element_size") and hasattr(value, "nelement"):  # a torch tensor
+        return value.element_size() * value.nelement()
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v) for v in value)
+    if hasattr(value, "__dataclass_fields__"):
+        return sum(_nbytes(getattr(value, f)) for f in value.__dataclass_fields__)
+    return 0
+
+
+class Budget:
+    """What all sessions together keep in memory, at most ``limit`` bytes: past it, the sessions used
+    longest ago let go of their photos (``Session.release``; the page asks them to upload again)."""
+
+    def __init__(self, limit: int = SERVER_BYTES):
+        self.limit, self.lock = limit, threading.Lock()
+        self.held: dict[int, tuple[weakref.ref, int]] = {}  # by id, least recently used first
+
+    def admit(self, session: Session) -> None:
+        """Count ``session`` as just used, at its present size; release others while over the limit."""
+        with self.lock:
+            self.held.pop(id(session), None)
+            self.held[id(session)] = (weakref.ref(session), _nbytes(session))
+            total = sum(size for _, size in self.held.values())
+            for key in list(self.held):
+                if total <= self.limit or key == id(session):
+                    break
+                ref, size = self.held.pop(key)
+                total -= size
+                if (old := ref()) is not None:
+                    old.release()
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(size for _, size in self.held.values())
 
 
 def preview(im: Image.Image, side: int | None = None) -> Image.Image:
@@ -158,22 +210,22 @@ def preview(im: Image.Image, side: int | None = None) -> Image.Image:
 
 
 def load_entry(path: str, max_pixels: int) -> Entry:
-    """Read an uploaded file (raises ``io.ImageError`` with a one-line message)."""
-    im = io.open_image(path, max_pixels)
+    """Read an uploaded file (raises ``imagefile.ImageError`` with a one-line message)."""
+    im = imagefile.open_image(path, max_pixels)
     try:
-        photo = io.opened_photo(im)
+        photo = imagefile.opened_photo(im)
     except ValueError as err:  # pixels that make no picture (all NaN, ...)
-        raise io.ImageError(f"{Path(path).name}: {err}") from None
+        raise imagefile.ImageError(f"{Path(path).name}: {err}") from None
     small = preview(im)
-    light = io.to_photo(small).light
+    light = imagefile.to_photo(small).light
     if photo.bits == 16:  # Pillow shows 16-bit gray only as 8-bit gray
-        shown = np.repeat(io.quantize(light)[..., None], 3, axis=2)
+        shown = np.repeat(imagefile.quantize(light)[..., None], 3, axis=2)
     else:
         shown = np.asarray(small.convert("RGB"))
     return Entry(Path(path).name, str(path), photo, shown, light)
 
 
-def _upload_error(path: str, err: io.ImageError) -> str:
+def _upload_error(path: str, err: imagefile.ImageError) -> str:
     """An upload's error as the page shows it: the file's name (not the server's temporary path)."""
     return f"{Path(path).name}: {str(err).split(': ', 1)[-1]}"
 
@@ -188,7 +240,7 @@ def update_entries(session: Session, paths: list[str], max_pixels: int) -> list[
             continue
         try:
             entry = known[p] if p in known else load_entry(p, max_pixels)
-        except io.ImageError as err:
+        except imagefile.ImageError as err:
             errors.append(_upload_error(p, err))
             continue
         if pixels + entry.photo.light.size > SESSION_PIXELS:
@@ -230,8 +282,8 @@ def set_references(session: Session, paths: list[str], max_pixels: int) -> list[
             )
             continue
         try:
-            session.references.append(io.to_rgb(preview(io.open_image(p, max_pixels))))
-        except io.ImageError as err:
+            session.references.append(imagefile.to_rgb(preview(imagefile.open_image(p, max_pixels))))
+        except imagefile.ImageError as err:
             errors.append(_upload_error(p, err))
     return errors
 
@@ -289,7 +341,7 @@ def redecode(session: Session, models: Models, settings: Settings) -> None:
     for entry in session.entries:
         if entry.pred is not None:
             entry.steered = colorizer.steer(entry.pred, entry.hints, refs) if entry.hints or refs else None
-            entry.colorized = io.quantize(colorizer.render(entry.shown, entry.light, param), 8)
+            entry.colorized = imagefile.quantize(colorizer.render(entry.shown, entry.light, param), 8)
             entry.download = None
 
 
@@ -303,5 +355,7 @@ def write_downloads(session: Session, models: Models, settings: Settings, root: 
     for i, entry in enumerate(session.entries):
         if entry.pred is not None:
             dst = session.folder / f"{i:03d}-{Path(entry.name).stem}-color.png"
-            io.write_image(dst, colorizer.render(entry.shown, entry.photo.light, param), like=entry.photo)
+            imagefile.write_image(
+                dst, colorizer.render(entry.shown, entry.photo.light, param), like=entry.photo
+            )
             entry.download = dst

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .. import io
+from .. import imagefile
 from ..evidence.hints import draw as draw_hints
 from ..histograms import bin_centres, decode, gaussian_centres, hue_resultant
 
@@ -52,7 +52,7 @@ def doubt_image(entry: Entry) -> np.ndarray:
     ys, xs = entry.full_res_coords(torch.arange(ph).view(1, -1, 1), torch.arange(pw).view(1, 1, -1))
     ys, xs = ys.expand(1, ph, pw), xs.expand(1, ph, pw)
     spread = entry.pred.read(ys, xs, {"s": colour_spread(entry.pred.probs)})["s"][0, 0]
-    return io.quantize(colormaps["magma"]((spread / 0.4).clamp(0, 1).numpy())[..., :3], 8)
+    return imagefile.quantize(colormaps["magma"]((spread / 0.4).clamp(0, 1).numpy())[..., :3], 8)
 
 
 @dataclass
@@ -125,7 +125,7 @@ def histogram_figure(info: PixelInfo):
 
 def defects_image(light: np.ndarray, prob: np.ndarray, threshold: float) -> np.ndarray:
     """uint8 RGB: the restored lightness, with the pixels the restorer found defective in red."""
-    rgb = np.repeat(io.quantize(light)[..., None], 3, axis=2)
+    rgb = np.repeat(imagefile.quantize(light)[..., None], 3, axis=2)
     found = prob > threshold
     rgb[found] = (230, 30, 30)
     return rgb

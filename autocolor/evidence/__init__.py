@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .. import color, histograms
+from ..prediction import Prediction
 
 
 @dataclass
@@ -60,7 +61,7 @@ def combine(evidence: Sequence[Evidence]) -> Evidence | None:
     return Evidence(probs, 1 - miss)
 
 
-def fuse(pred, evidence: Sequence[Evidence]):
+def fuse(pred: Prediction, evidence: Sequence[Evidence]) -> Prediction:
     """A copy of prediction ``pred`` whose histograms are mixed with ``evidence``; its ``steered``
     map records the evidence's weight (so that decoding boosts only the network's own guess)."""
     merged = combine(evidence)

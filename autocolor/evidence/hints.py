@@ -25,6 +25,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from .. import color, histograms
+from ..prediction import Prediction
 from . import Evidence, colour_histograms, combine, reference
 
 FORMAT_HELP = (
@@ -67,6 +68,10 @@ class Spread:
     colours the cells that look like its own anywhere in the photo (``alike`` the weight of a perfect
     look-alike, 0: off; ``alike_reach`` the difference, in the photo's typical spreads of what the
     network sees, at which it falls to 1/e), as a reference photo's matches do.
+    Hints stay where put: a step between cells the network itself colours differently costs ``guess``
+    times the Hellinger distance of its histograms (``_guess``), so a hint on a tower does not flow
+    into a sky of the same gray; and a look-alike is held back where the network is sure of another
+    colour (``alike_guess``, ``_held_back``), so places no hint reaches keep their automatic colour.
     Defaults chosen on the validation photos (benchmarks/hints.py)."""
 
     sigma: float = 1.0
@@ -77,6 +82,8 @@ class Spread:
     shading: float = 0.5
     alike: float = 1.0
     alike_reach: float = 1.5
+    guess: float = 2.0
+    alike_guess: float = 1.5
 
 
 DEFAULT_SPREAD = Spread()
@@ -174,17 +181,27 @@ def draw(image: np.ndarray, hints: Sequence[Hint], size: tuple[int, int]) -> np.
     return np.asarray(im)
 
 
-def _cell_features(pred, spread: Spread) -> np.ndarray:
-    """(C, h, w): lightness and the network's view, scaled so differences are path costs."""
-    light = pred.light[0].numpy()[None] * spread.light
-    if pred.features is None or spread.features == 0:
-        return light
-    f = pred.features[0].numpy()
-    typical = np.sqrt(((f - f.mean(axis=(1, 2), keepdims=True)) ** 2).sum(0).mean()) + 1e-12
-    return np.concatenate([light, f * (spread.features / typical)])
+def _cell_features(pred: Prediction, spread: Spread) -> np.ndarray:
+    """(C, h, w): lightness, the network's view and its own colour, scaled so differences are path costs."""
+    parts = [pred.light[0].numpy()[None] * spread.light]
+    if spread.guess:
+        parts.append(_guess(pred).numpy() * spread.guess)
+    if pred.features is not None and spread.features:
+        f = pred.features[0].numpy()
+        typical = np.sqrt(((f - f.mean(axis=(1, 2), keepdims=True)) ** 2).sum(0).mean()) + 1e-12
+        parts.append(f * (spread.features / typical))
+    return np.concatenate(parts)
 
 
-def _graph(pred, spread: Spread) -> coo_matrix:
+def _guess(pred: Prediction) -> torch.Tensor:
+    """(C, h, w): the network's own colour at each cell, as the square roots of its histograms
+    (Euclidean distances are then Hellinger distances, up to sqrt 2: 0 alike to 1.4 disjoint), or
+    the (a, b) values of the L2 head."""
+    parts = [p[0].clamp(min=0).sqrt() if n != "ab-value" else p[0] for n, p in sorted(pred.probs.items())]
+    return torch.cat(parts).float()
+
+
+def _graph(pred: Prediction, spread: Spread) -> coo_matrix:
     """The grid as a graph of 8-neighbours, each edge's cost its length plus the change across it."""
     f = _cell_features(pred, spread)
     _, h, w = f.shape
@@ -201,7 +218,7 @@ def _graph(pred, spread: Spread) -> coo_matrix:
     return coo_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))), (h * w, h * w))
 
 
-def distances(pred, hints: Sequence[Hint], spread: Spread = DEFAULT_SPREAD) -> torch.Tensor:
+def distances(pred: Prediction, hints: Sequence[Hint], spread: Spread = DEFAULT_SPREAD) -> torch.Tensor:
     """(n_hints, h, w): each hint's geodesic cost to every grid cell, 0 at its own cells; inf where
     the affinity would be negligible."""
     h, w = pred.light.shape[-2:]
@@ -216,7 +233,7 @@ def distances(pred, hints: Sequence[Hint], spread: Spread = DEFAULT_SPREAD) -> t
     return torch.from_numpy(out).float().view(len(hints), h, w)
 
 
-def affinities(pred, hints: Sequence[Hint], spread: Spread = DEFAULT_SPREAD) -> torch.Tensor:
+def affinities(pred: Prediction, hints: Sequence[Hint], spread: Spread = DEFAULT_SPREAD) -> torch.Tensor:
     """(n_hints, h, w): each hint's affinity to every grid cell, 1 at its own cells."""
     return torch.exp(-distances(pred, hints, spread) / spread.sigma)
 
@@ -235,7 +252,9 @@ def _shaded_chroma(
     return hist.view(1, 32, h, w)
 
 
-def evidence(pred, hints: Sequence[Hint], head: str, spread: Spread = DEFAULT_SPREAD) -> Evidence | None:
+def evidence(
+    pred: Prediction, hints: Sequence[Hint], head: str, spread: Spread = DEFAULT_SPREAD
+) -> Evidence | None:
     """The hints as evidence on ``pred``'s grid (None without hints)."""
     if not hints:
         return None
@@ -252,9 +271,10 @@ def evidence(pred, hints: Sequence[Hint], head: str, spread: Spread = DEFAULT_SP
     return combine([along, _lookalikes(pred, hints, head, spread)]) if spread.alike else along
 
 
-def _lookalikes(pred, hints: Sequence[Hint], head: str, spread: Spread) -> Evidence:
+def _lookalikes(pred: Prediction, hints: Sequence[Hint], head: str, spread: Spread) -> Evidence:
     """Each hint's colour where the photo looks like the hint's own cells: the hinted cells, with
-    their colours, matched as a reference photo's cells are (``reference.evidence``)."""
+    their colours, matched as a reference photo's cells are (``reference.evidence``); held back where
+    the network is sure of another colour (``_held_back``)."""
     w = pred.light.shape[-1]
     cells = [(hint.rgb, pred.cell(y, x)) for hint in hints for x, y in hint.points]
     rgb = torch.tensor([c for c, _ in cells], dtype=torch.float32).view(-1, 3, 1, 1)
@@ -263,4 +283,24 @@ def _lookalikes(pred, hints: Sequence[Hint], head: str, spread: Spread) -> Evide
         {n: p[:, :, 0, 0] for n, p in colour_histograms(rgb, head).items()},
     )
     match = reference.Match(neighbours=1, reach=spread.alike_reach, strength=spread.alike)
-    return reference.evidence(pred, [hinted], match)
+    alike = reference.evidence(pred, [hinted], match)
+    if spread.alike_guess:
+        alike.weight = alike.weight * _held_back(pred, alike, spread.alike_guess)
+    return alike
+
+
+def _held_back(pred: Prediction, alike: Evidence, strength: float) -> torch.Tensor:
+    """(1, 1, h, w): 1 where the network is unsure or agrees with the look-alike colour, falling
+    towards 0 where it is sure of another: exp(-(strength * sureness * disagreement)^2), sureness
+    1 - entropy / log K of its histograms, disagreement their total variation from the evidence's."""
+    sure, differ = [], []
+    for n, p in pred.probs.items():
+        if n == "ab-value":
+            continue
+        p = p.float().clamp(min=1e-8)
+        entropy = -(p * p.log()).sum(1, keepdim=True) / math.log(p.shape[1])
+        sure.append(1 - entropy)
+        differ.append(0.5 * (p - alike.probs[n].float()).abs().sum(1, keepdim=True))
+    if not sure:
+        return torch.ones_like(alike.weight)
+    return torch.exp(-((strength * torch.stack(sure).mean(0) * torch.stack(differ).mean(0)) ** 2))

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..prediction import Prediction
 from . import Evidence, colour_histograms
 
 CHUNK = 4096  # target cells compared at a time (bounds the distance matrix's memory)
@@ -61,13 +62,13 @@ def prepare(colorizer, rgb: np.ndarray) -> Reference:
     return Reference(descriptors(pred), cells)
 
 
-def descriptors(pred) -> Tensor:
+def descriptors(pred: Prediction) -> Tensor:
     """(N, D + 1): each cell's features and its lightness (scaled at match time)."""
     f = pred.features[0].flatten(1).T
     return torch.cat([f, pred.light[0].flatten()[:, None]], dim=1)
 
 
-def evidence(pred, references: list[Reference], match: Match = DEFAULT_MATCH) -> Evidence | None:
+def evidence(pred: Prediction, references: list[Reference], match: Match = DEFAULT_MATCH) -> Evidence | None:
     """Evidence on ``pred``'s grid from ``references`` (None without any)."""
     if not references:
         return None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io
+from .. import imagefile
 from ..pipeline import Colorizer
 from . import sequence
 from .steady import DEFAULT_STEADY, FrameColorizer, Steady
@@ -319,7 +319,7 @@ def _nonempty(items: Iterator, empty: Exception) -> Iterator:
     yield from items
 
 
-def _sequence_frames(src, clip: Clip) -> Iterator[tuple[int, io.Photo]]:
+def _sequence_frames(src, clip: Clip) -> Iterator[tuple[int, imagefile.Photo]]:
     """(number, photo) of the sequence's frames within the clip (frame i at i / fps seconds)."""
     try:
         found = sequence.frames(src)
@@ -329,11 +329,11 @@ def _sequence_frames(src, clip: Clip) -> Iterator[tuple[int, io.Photo]]:
     try:
         for frame, photo in sequence.read(kept):
             yield frame.number, photo
-    except io.ImageError as err:
+    except imagefile.ImageError as err:
         raise VideoError(f"{src}: {err}") from None
 
 
-def _video_frames(src, clip: Clip) -> Iterator[tuple[int, io.Photo]]:
+def _video_frames(src, clip: Clip) -> Iterator[tuple[int, imagefile.Photo]]:
     """(number from 1, photo) of a video's frames within the clip."""
     import av
 
@@ -346,7 +346,7 @@ def _video_frames(src, clip: Clip) -> Iterator[tuple[int, io.Photo]]:
             for frame in inp.decode(inp.streams.video[0]):
                 if frame.time is None or clip.keeps(frame.time):
                     number += 1
-                    yield number, io.Photo(_light(frame, turns))
+                    yield number, imagefile.Photo(_light(frame, turns))
     except (av.FFmpegError, OSError) as err:
         raise VideoError(f"{src}: not a video FFmpeg can read ({err})") from None
 
@@ -355,7 +355,7 @@ def _write_frames(coloured, pattern, clip: Clip, progress) -> int:
     """Each frame to its own file of the output pattern (atomically, like photos)."""
     count = 0
     for number, rgb, photo in coloured:
-        io.write_image(sequence.frame_path(pattern, number), rgb, like=photo)
+        imagefile.write_image(sequence.frame_path(pattern, number), rgb, like=photo)
         count += 1
         if progress is not None:
             progress(1)
@@ -378,7 +378,7 @@ def _encode_frames(coloured, dst, clip: Clip, progress) -> int:
             if rgb.shape[:2] != size:
                 raise VideoError(f"frame {count + 1} is {rgb.shape[1]}x{rgb.shape[0]}, the first was "
                                  f"{size[1]}x{size[0]}: a video needs one size")  # fmt: skip
-            frame = av.VideoFrame.from_ndarray(io.quantize(rgb), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(imagefile.quantize(rgb), format="rgb24")
             frame.pts = count
             out.mux(ovs.encode(frame))
             count += 1

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import io
+from .. import imagefile
 
 _FIELD = re.compile(r"%(0?)(\d*)d")
 
@@ -51,7 +51,9 @@ def frames(src: str | os.PathLike) -> list[Frame]:
     """The frames of a pattern or folder, in order; an error when there are none."""
     src = Path(src)
     if src.is_dir():
-        paths = sorted(p for p in src.iterdir() if p.suffix.lower() in io.IMAGE_SUFFIXES and p.is_file())
+        paths = sorted(
+            p for p in src.iterdir() if p.suffix.lower() in imagefile.IMAGE_SUFFIXES and p.is_file()
+        )
         found = [Frame(i + 1, p) for i, p in enumerate(paths)]
     else:
         regex, folder = _regex(src.name), src.parent
@@ -73,7 +75,7 @@ def frame_path(pattern: str | os.PathLike, number: int) -> Path:
     """Where frame ``number`` of an output pattern goes (its format from the extension)."""
     pattern = Path(pattern)
     _regex(pattern.name)  # exactly one field
-    io.output_format(pattern)
+    imagefile.output_format(pattern)
     return pattern.with_name(_FIELD.sub(lambda m: m.group(0) % number, pattern.name))
 
 
@@ -86,7 +88,9 @@ def existing(pattern: str | os.PathLike) -> list[Path]:
     return sorted(p for p in pattern.parent.iterdir() if regex.match(p.name))
 
 
-def read(found: list[Frame], max_pixels: int = io.DEFAULT_MAX_PIXELS) -> Iterator[tuple[Frame, io.Photo]]:
+def read(
+    found: list[Frame], max_pixels: int = imagefile.DEFAULT_MAX_PIXELS
+) -> Iterator[tuple[Frame, imagefile.Photo]]:
     """Each frame with its photo; a frame that cannot be read stops the sequence with its error."""
     for frame in found:
-        yield frame, io.read_image(frame.path, max_pixels)
+        yield frame, imagefile.read_image(frame.path, max_pixels)

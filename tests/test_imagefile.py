@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from autocolor import io
+from autocolor import imagefile
 
 
 def save(tmp_path, name, im, **kw):
@@ -24,7 +24,7 @@ def rgb_image():
 
 
 def test_lightness_of_rgb_is_channel_mean(tmp_path, rgb_image):
-    photo = io.read_image(save(tmp_path, "x.png", rgb_image))
+    photo = imagefile.read_image(save(tmp_path, "x.png", rgb_image))
     a = np.asarray(rgb_image, dtype=np.float32) / 255
     assert np.allclose(photo.light, a.mean(axis=2), atol=1e-6)
     assert photo.alpha is None and photo.bits == 8
@@ -46,7 +46,7 @@ def test_lightness_of_rgb_is_channel_mean(tmp_path, rgb_image):
     ],
 )
 def test_odd_modes_read(tmp_path, rgb_image, mode, name):
-    photo = io.read_image(save(tmp_path, "x." + name, rgb_image.convert(mode)))
+    photo = imagefile.read_image(save(tmp_path, "x." + name, rgb_image.convert(mode)))
     assert photo.light.shape == (20, 30)
     assert photo.light.min() >= 0 and photo.light.max() <= 1
     assert (photo.alpha is not None) == (mode in ("LA", "RGBA"))
@@ -58,18 +58,18 @@ def test_odd_modes_read(tmp_path, rgb_image, mode, name):
 def test_palette_with_transparency_keeps_alpha(tmp_path, rgb_image):
     im = rgb_image.convert("P")
     im.info["transparency"] = 0
-    photo = io.read_image(save(tmp_path, "x.png", im, transparency=0))
+    photo = imagefile.read_image(save(tmp_path, "x.png", im, transparency=0))
     assert photo.alpha is not None
 
 
 def test_sixteen_bit_gray_stays_sixteen_bit(tmp_path):
     a = (np.linspace(0, 65535, 40 * 50).reshape(40, 50)).astype(np.uint16)
     path = save(tmp_path, "x.png", Image.fromarray(a))
-    photo = io.read_image(path)
+    photo = imagefile.read_image(path)
     assert photo.bits == 16
     assert np.allclose(photo.light, a / 65535, atol=1e-6)
     out = tmp_path / "out.png"
-    io.write_image(out, np.repeat(photo.light[..., None], 3, axis=2), like=photo)
+    imagefile.write_image(out, np.repeat(photo.light[..., None], 3, axis=2), like=photo)
     with Image.open(out) as back:
         assert back.mode in ("RGB", "I;16", "I") or back.info  # Pillow reads 16-bit RGB as RGB
     raw = out.read_bytes()
@@ -81,7 +81,7 @@ def test_exif_rotation_is_applied(tmp_path, rgb_image):
     exif[0x0112] = 6  # rotate 90 clockwise to view
     exif[0x010F] = "Camera maker"
     path = save(tmp_path, "x.jpg", rgb_image, exif=exif.tobytes())
-    photo = io.read_image(path)
+    photo = imagefile.read_image(path)
     assert photo.light.shape == (30, 20)  # upright
     kept = Image.Exif()
     kept.load(photo.exif)
@@ -90,10 +90,10 @@ def test_exif_rotation_is_applied(tmp_path, rgb_image):
 
 def test_icc_profile_is_kept(tmp_path, rgb_image):
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    photo = io.read_image(save(tmp_path, "x.png", rgb_image, icc_profile=icc))
+    photo = imagefile.read_image(save(tmp_path, "x.png", rgb_image, icc_profile=icc))
     assert photo.icc == icc
     out = tmp_path / "y.jpg"
-    io.write_image(out, np.zeros((20, 30, 3), np.float32), like=photo)
+    imagefile.write_image(out, np.zeros((20, 30, 3), np.float32), like=photo)
     with Image.open(out) as im:
         assert im.info.get("icc_profile") == icc
 
@@ -124,48 +124,48 @@ def bad_files(tmp_path, rgb_image):
 
 def test_bad_inputs_give_one_line_errors_naming_the_file(tmp_path, rgb_image):
     for name, path in bad_files(tmp_path, rgb_image).items():
-        with pytest.raises(io.ImageError) as err:
-            io.read_image(path)
+        with pytest.raises(imagefile.ImageError) as err:
+            imagefile.read_image(path)
         msg = str(err.value)
         assert str(path) in msg and "\n" not in msg, name
 
 
 def test_max_pixels_limit(tmp_path, rgb_image):
     path = save(tmp_path, "x.png", rgb_image)
-    with pytest.raises(io.ImageError, match="exceeds the limit"):
-        io.read_image(path, max_pixels=100)
+    with pytest.raises(imagefile.ImageError, match="exceeds the limit"):
+        imagefile.read_image(path, max_pixels=100)
 
 
 def test_to_photo_accepts_documented_arrays():
     a8 = np.full((4, 5, 3), 255, np.uint8)
-    assert np.allclose(io.to_photo(a8).light, 1)
+    assert np.allclose(imagefile.to_photo(a8).light, 1)
     a16 = np.full((4, 5), 65535, np.uint16)
-    assert io.to_photo(a16).bits == 16 and np.allclose(io.to_photo(a16).light, 1)
+    assert imagefile.to_photo(a16).bits == 16 and np.allclose(imagefile.to_photo(a16).light, 1)
     f = np.full((4, 5, 4), 0.5, np.float32)
-    p = io.to_photo(f)
+    p = imagefile.to_photo(f)
     assert np.allclose(p.light, 0.5) and p.alpha is not None
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        io.to_photo(np.full((4, 5), 255.0))
+        imagefile.to_photo(np.full((4, 5), 255.0))
     with pytest.raises(ValueError, match="shape"):
-        io.to_photo(np.zeros((4, 5, 2), np.uint8))
+        imagefile.to_photo(np.zeros((4, 5, 2), np.uint8))
 
 
 def test_write_is_atomic_and_leaves_no_temporary(tmp_path):
     out = tmp_path / "out.png"
     out.write_bytes(b"old")
-    with pytest.raises(io.ImageError, match="unsupported output format"):
-        io.write_image(tmp_path / "out.xyz", np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(imagefile.ImageError, match="unsupported output format"):
+        imagefile.write_image(tmp_path / "out.xyz", np.zeros((4, 4, 3), np.float32))
     bad = np.full((4, 4, 3), np.nan, np.float32)
-    io.write_image(out, bad)  # NaN is written as 0, not a crash
+    imagefile.write_image(out, bad)  # NaN is written as 0, not a crash
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
 def test_alpha_is_written_back(tmp_path):
-    photo = io.Photo(
+    photo = imagefile.Photo(
         np.full((4, 4), 0.5, np.float32), alpha=np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
     )
     out = tmp_path / "a.png"
-    io.write_image(out, np.full((4, 4, 3), 0.5, np.float32), like=photo)
+    imagefile.write_image(out, np.full((4, 4, 3), 0.5, np.float32), like=photo)
     with Image.open(out) as im:
         assert im.mode == "RGBA"
         assert np.asarray(im)[..., 3][3, 3] == 255
@@ -195,9 +195,9 @@ def _inputs(tmp_path, rgb_image):
 @pytest.mark.parametrize("out_ext", [".png", ".jpg", ".webp", ".tif", ".bmp"])
 def test_every_input_format_to_every_output_format(tmp_path, rgb_image, out_ext):
     for name, src in _inputs(tmp_path, rgb_image).items():
-        photo = io.read_image(src)
+        photo = imagefile.read_image(src)
         dst = tmp_path / f"out-{name}{out_ext}"
-        io.write_image(dst, np.repeat(photo.light[..., None], 3, axis=2), like=photo)
+        imagefile.write_image(dst, np.repeat(photo.light[..., None], 3, axis=2), like=photo)
         with Image.open(dst) as im:
             im.load()  # the file opens and decodes
             assert im.size == (30, 20), name
@@ -211,7 +211,7 @@ def test_every_input_format_to_every_output_format(tmp_path, rgb_image, out_ext)
 
 
 def test_exif_of_a_tiff_is_only_its_metadata(tmp_path, rgb_image):
-    photo = io.read_image(_inputs(tmp_path, rgb_image)["tiff8-gray"])
+    photo = imagefile.read_image(_inputs(tmp_path, rgb_image)["tiff8-gray"])
     exif = Image.Exif()
     exif.load(photo.exif)
     assert exif.get(0x010F) == "TestCam" and not {256, 257, 262, 273, 279} & set(exif)
@@ -221,41 +221,41 @@ def test_nan_pixels_in_a_float_tiff_are_black_not_the_whole_image(tmp_path):
     a = np.linspace(0, 1, 600, dtype=np.float32).reshape(20, 30)
     a[3, 4] = np.nan
     path = save(tmp_path, "f.tif", Image.fromarray(a, mode="F"))
-    light = io.read_image(path).light
+    light = imagefile.read_image(path).light
     assert light[3, 4] == 0 and np.isfinite(light).all() and light.max() > 0.99
 
 
 @pytest.mark.parametrize("fill", [np.nan, -1.0, np.inf])
 def test_a_float_tiff_with_no_usable_pixel_is_refused_not_made_black(tmp_path, fill):
     path = save(tmp_path, "f.tif", Image.fromarray(np.full((20, 30), fill, np.float32), mode="F"))
-    with pytest.raises(io.ImageError, match="no finite pixel"):
-        io.read_image(path)
+    with pytest.raises(imagefile.ImageError, match="no finite pixel"):
+        imagefile.read_image(path)
     black = save(tmp_path, "black.tif", Image.fromarray(np.zeros((20, 30), np.float32), mode="F"))
-    assert io.read_image(black).light.max() == 0  # a black image is an image
+    assert imagefile.read_image(black).light.max() == 0  # a black image is an image
 
 
 def test_32_bit_integer_tiff_uses_its_whole_range(tmp_path):
     a = (np.linspace(0, 1, 600).reshape(20, 30) * (2**31 - 1)).astype(np.int32)
     path = save(tmp_path, "i32.tif", Image.fromarray(a, mode="I"))
-    light = io.read_image(path).light
+    light = imagefile.read_image(path).light
     assert 0.49 < light.mean() < 0.51  # not clipped as if it were 16-bit
 
 
 def test_empty_images_are_value_errors():
     with pytest.raises(ValueError, match="empty"):
-        io.to_photo(np.zeros((0, 5), np.uint8))
+        imagefile.to_photo(np.zeros((0, 5), np.uint8))
     with pytest.raises(ValueError, match="empty"):
-        io.to_photo(np.zeros((0, 0, 3), np.float32))
+        imagefile.to_photo(np.zeros((0, 0, 3), np.float32))
 
 
 def test_max_pixels_is_the_one_limit(tmp_path, monkeypatch):
     """Pillow's own bomb limit (89.5 MP by default) must not refuse what --max-pixels allows."""
     path = save(tmp_path, "big.png", Image.new("L", (300, 200)))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # stands in for Pillow's 89.5 MP
-    assert io.read_image(path, max_pixels=10**6).light.shape == (200, 300)
+    assert imagefile.read_image(path, max_pixels=10**6).light.shape == (200, 300)
     assert Image.MAX_IMAGE_PIXELS == 1000  # restored
-    with pytest.raises(io.ImageError, match=r"0\.06 MP exceeds the limit of 0\.001 MP"):
-        io.read_image(path, max_pixels=1000)
+    with pytest.raises(imagefile.ImageError, match=r"0\.06 MP exceeds the limit of 0\.001 MP"):
+        imagefile.read_image(path, max_pixels=1000)
 
 
 def test_exif_that_cannot_be_copied_never_costs_the_photo(tmp_path, rgb_image, monkeypatch):
@@ -269,5 +269,14 @@ def test_exif_that_cannot_be_copied_never_costs_the_photo(tmp_path, rgb_image, m
         raise AttributeError("'Exif' object has no attribute 'fp'")
 
     monkeypatch.setattr(Image.Exif, "tobytes", broken)
-    photo = io.read_image(path)
+    photo = imagefile.read_image(path)
     assert photo.exif is None and photo.light.shape == (20, 30)
+
+
+def test_the_old_module_name_still_works_with_a_warning():
+    import autocolor
+    from autocolor import imagefile
+
+    with pytest.warns(DeprecationWarning, match="autocolor.imagefile"):
+        assert autocolor.io is imagefile
+    assert autocolor.read_image is imagefile.read_image
