@@ -47,7 +47,7 @@ def _hue_pattern(hue: Tensor) -> Tensor:
 _OPPONENT = torch.tensor([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0]]) / torch.tensor([[2**0.5], [6**0.5]])
 
 
-def colour_offset(hue: Tensor, chroma: Tensor) -> Tensor:
+def color_offset(hue: Tensor, chroma: Tensor) -> Tensor:
     """The offset from gray of a colour, C (pattern(h) - mean), as 2 opponent coordinates at dim -3.
 
     Linear in RGB, so it can be interpolated; :func:`offset_to_rgb` adds it to any lightness.
@@ -88,7 +88,7 @@ def hue_chroma_to_rgb(light: Tensor, hue: Tensor, chroma: Tensor) -> Tensor:
     tool's lightness correction (shift each pixel so its channel mean is L), in closed form:
     RGB = L + C (pattern(h) - mean). Out-of-gamut colours lose chroma only, keeping hue and lightness.
     """
-    return offset_to_rgb(light, colour_offset(hue, chroma.clamp(min=0)))
+    return offset_to_rgb(light, color_offset(hue, chroma.clamp(min=0)))
 
 
 def _srgb_to_linear(c: Tensor) -> Tensor:

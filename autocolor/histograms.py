@@ -187,7 +187,7 @@ def loss(
 BALANCE_BINS = (12, 8)  # hue x chroma classes whose rarity rebalancing weighs
 
 
-def colour_class(hue: Tensor, chroma: Tensor) -> Tensor:
+def color_class(hue: Tensor, chroma: Tensor) -> Tensor:
     """The coarse hue x chroma class of each colour (hue in [0, 1), chroma in [0, 1])."""
     kh, kc = BALANCE_BINS
     return uniform_bins(hue, kh) * kc + uniform_bins(chroma, kc)

@@ -179,10 +179,10 @@ class Colorizer:
         return Prediction(probs, F.avg_pool2d(x, g)[:, 0], scale, photo.light.shape, g, kept)
 
     def _offset_grid(self, pred: Prediction, param: DecodeParam) -> Tensor:
-        """Decoded colour on the grid as its offset from gray (1, 2, h, w), see ``color.colour_offset``."""
+        """Decoded colour on the grid as its offset from gray (1, 2, h, w), see ``color.color_offset``."""
         gen = torch.Generator().manual_seed(self.seed)
         hue, chroma = histograms.decode(pred.probs, param, pred.light, gen, pred.steered)
-        return color.colour_offset(hue, chroma)
+        return color.color_offset(hue, chroma)
 
     @torch.inference_mode()
     def render(

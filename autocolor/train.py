@@ -267,7 +267,7 @@ def saved_state(path: Path) -> dict:
     return state
 
 
-def _colour_photo(path: Path) -> bool:
+def _color_photo(path: Path) -> bool:
     """Whether ``path`` is a readable colour photo; an unreadable one is named on stderr and skipped."""
     try:
         return not data.is_grayscale(path)
@@ -279,14 +279,14 @@ def _colour_photo(path: Path) -> bool:
 def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.TrainingCrops]:
     """Training photos (grayscale ones left out), validation photos, and the training crops."""
     listed = data.list_images(cfg.photos)
-    photos = [p for p in listed if _colour_photo(p)]
+    photos = [p for p in listed if _color_photo(p)]
     if not photos:
         found = f"{len(listed)} images found, gray ones left out"
         raise ValueError(f"no colour photos to train on in {', '.join(cfg.photos)} ({found})")
     val_photos = data.list_images(cfg.val)[: cfg.val_limit] if cfg.val else []
     balance = None
     if cfg.rebalance:
-        balance = histograms.rebalancing_weights(data.colour_prior(photos), cfg.rebalance)
+        balance = histograms.rebalancing_weights(data.color_prior(photos), cfg.rebalance)
     crops = data.TrainingCrops(photos, cfg.head, cfg.crop, (cfg.scale_min, cfg.scale_max), cfg.points,
                                cfg.margin, cfg.window, cfg.seed, cfg.cutouts, degraded=cfg.degrade,
                                balance=balance, soften=cfg.soften)  # fmt: skip

@@ -52,6 +52,6 @@ def psnr(a, b) -> float:
     return 10 * np.log10(1 / max(mse, 1e-10))
 
 
-def colour_part(rgb: np.ndarray) -> np.ndarray:
+def color_part(rgb: np.ndarray) -> np.ndarray:
     """RGB minus its channel mean: the colour, apart from the lightness (R+G+B)/3."""
     return rgb - rgb.mean(axis=2, keepdims=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from common import colour_part, psnr, table
+from common import color_part, psnr, table
 from PIL import Image
 
 from autocolor import Colorizer, imagefile
@@ -86,7 +86,7 @@ def score(rows: dict, colorizers: dict, folder: Path, limit: int = 0) -> dict:
         aged = imagefile.read_image(twin["image"]).light
         defect = np.asarray(Image.open(twin["mask"]).convert("L")) > 64
         megapixels += aged.size / 1e6
-        gray_colour = psnr(0, colour_part(original))
+        gray_color = psnr(0, color_part(original))
         for name, restore in rows.items():
             start = time.perf_counter()
             light = restore(aged)
@@ -98,7 +98,7 @@ def score(rows: dict, colorizers: dict, folder: Path, limit: int = 0) -> dict:
                 )
             for cname, colorizer in colorizers.items():
                 rgb = colorizer.colorize_light(light)
-                sums[name][cname].append(psnr(colour_part(rgb), colour_part(original)) - gray_colour)
+                sums[name][cname].append(psnr(color_part(rgb), color_part(original)) - gray_color)
     return {n: {k: (v / megapixels if k == "seconds" else float(np.mean(v))) for k, v in s.items()}
             for n, s in sums.items()}  # fmt: skip
 
@@ -112,9 +112,7 @@ def score_clean(restorer, colorizers: dict, folder: Path) -> list[list]:
         changed.append(psnr(restorer(light), light))
         for cname, colorizer in colorizers.items():
             rgb = colorizer.colorize_light(light)
-            colour[cname].append(
-                psnr(colour_part(rgb), colour_part(original)) - psnr(0, colour_part(original))
-            )
+            colour[cname].append(psnr(color_part(rgb), color_part(original)) - psnr(0, color_part(original)))
     rows = [["--restore all: PSNR of the restored lightness against the input", f"{np.mean(changed):.2f}",
              f"min {np.min(changed):.2f}"]]  # fmt: skip
     rows += [[f"colour gain, no restoration, {c}", f"{np.mean(v):+.2f}", ""] for c, v in colour.items()]

@@ -46,7 +46,7 @@ import av
 import cv2
 import numpy as np
 import torch
-from common import colour_part, psnr, table
+from common import color_part, psnr, table
 
 from autocolor import Colorizer, imagefile, metrics
 from autocolor.data import film_aging, list_images
@@ -177,7 +177,7 @@ def _colour(got: dict, colorizer: Colorizer, light: list[np.ndarray], originals:
     """The colour gain and warping error of ``light`` colorized in video mode."""
     film = list(colorize_frames(colorizer, light, Steady()))
     got["colour"].append(np.mean([
-        psnr(colour_part(c / 255), colour_part(o / 255)) - psnr(0, colour_part(o / 255))
+        psnr(color_part(c / 255), color_part(o / 255)) - psnr(0, color_part(o / 255))
         for c, o in zip(film, originals, strict=True)]))  # fmt: skip
     got["warp"].append(warping_errors({"film": film}, originals)["film"][0])
 

@@ -54,14 +54,14 @@ def test_out_of_gamut_chroma_is_reduced_keeping_hue_and_lightness():
 def test_colour_offset_is_linear_in_rgb():
     rgb = torch.rand(3, 6, 6)
     light = color.lightness(rgb)
-    off = color.colour_offset(*color.hue_chroma(rgb))
+    off = color.color_offset(*color.hue_chroma(rgb))
     assert off.shape == (2, 6, 6)
     assert torch.allclose(color.offset_to_rgb(light, off), rgb, atol=1e-5)
     # the offset of a blend of two colours of equal lightness is the blend of their offsets
     a, b = rgb[:, :1, :1], rgb[:, 1:2, 1:2]
     mix = (a - color.lightness(a) + b - color.lightness(b)) / 2 + 0.5
-    mix_off = color.colour_offset(*color.hue_chroma(mix))
-    oa, ob = color.colour_offset(*color.hue_chroma(a)), color.colour_offset(*color.hue_chroma(b))
+    mix_off = color.color_offset(*color.hue_chroma(mix))
+    oa, ob = color.color_offset(*color.hue_chroma(a)), color.color_offset(*color.hue_chroma(b))
     assert torch.allclose(mix_off, (oa + ob) / 2, atol=1e-5)
 
 

@@ -179,7 +179,7 @@ def test_degraded_input_and_rebalancing_weights_leave_the_targets_alone(photo_di
     photos = [photo_dir / "chelsea.png", photo_dir / "coffee.png"]
     args = dict(crop=96, scale=(96, 160), points=16, seed=3)
     plain = data.TrainingCrops(photos, **args)
-    prior = data.colour_prior(photos)
+    prior = data.color_prior(photos)
     assert prior.shape == (96,) and prior.sum().item() == pytest.approx(1.0)
     balance = torch.arange(96.0)
     both = data.TrainingCrops(photos, **args, degraded=1.0, balance=balance)

@@ -204,12 +204,12 @@ def test_colour_spread_is_small_when_sure_and_large_when_hues_compete():
     uniform = torch.full((1, k, 1, 1), 1 / k)
     gray = torch.zeros(1, k, 1, 1)
     gray[:, 0] = 1
-    sure = demo.colour_spread({"hue": one, "chroma": one})
-    sure_gray = demo.colour_spread({"hue": uniform, "chroma": gray})
-    torn = demo.colour_spread({"hue": uniform, "chroma": one})  # chroma 0.64, any hue
+    sure = demo.color_spread({"hue": one, "chroma": one})
+    sure_gray = demo.color_spread({"hue": uniform, "chroma": gray})
+    torn = demo.color_spread({"hue": uniform, "chroma": one})  # chroma 0.64, any hue
     assert float(sure) < 1e-3 and float(sure_gray) < 0.02
     assert abs(float(torn) - 20.5 / 32) < 1e-3
-    lab = demo.colour_spread({"a": uniform, "b": one})
+    lab = demo.color_spread({"a": uniform, "b": one})
     assert lab.shape == (1, 1, 1, 1) and float(lab) > 0.2
 
 

@@ -49,7 +49,7 @@ def test_hints_file_holds_points_and_scribbles(tmp_path):
     with pytest.raises(HintError, match="not a readable"):
         H.load(tmp_path / "missing.json")
     with pytest.raises(HintError) as err:  # a megabyte of colour is not echoed back
-        H.parse_colour("r" * 1_000_000)
+        H.parse_color("r" * 1_000_000)
     assert len(str(err.value)) < 200
 
 

@@ -83,8 +83,8 @@ def is_grayscale(path: Path, threshold: float = 0.02) -> bool:
     return bool(chroma[opaque].mean() < threshold) if opaque.any() else True
 
 
-def colour_prior(photos, side: int = 64) -> torch.Tensor:
-    """How often each coarse colour class (``histograms.colour_class``) occurs in ``photos``: the
+def color_prior(photos, side: int = 64) -> torch.Tensor:
+    """How often each coarse colour class (``histograms.color_class``) occurs in ``photos``: the
     class histogram of each photo's opaque thumbnail pixels, each photo weighing the same."""
     prior = torch.zeros(math.prod(histograms.BALANCE_BINS))
     for path in photos:
@@ -94,7 +94,7 @@ def colour_prior(photos, side: int = 64) -> torch.Tensor:
             im.thumbnail((side, side))
             rgba = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)
         hue, chroma = color.hue_chroma(rgba[:3])
-        classes = histograms.colour_class(hue, chroma)[rgba[3] > 0.5]
+        classes = histograms.color_class(hue, chroma)[rgba[3] > 0.5]
         if len(classes):
             prior += torch.bincount(classes, minlength=len(prior)) / len(classes)
     return prior / prior.sum().clamp(min=1e-12)
@@ -272,5 +272,5 @@ class TrainingCrops(Dataset):
             "light": light[py, px],
         }
         if self.balance is not None:
-            item["weight"] = self.balance[histograms.colour_class(hue, chroma)]
+            item["weight"] = self.balance[histograms.color_class(hue, chroma)]
         return item

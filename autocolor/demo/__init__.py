@@ -31,7 +31,7 @@ from .session import (
     update_entries,
     write_downloads,
 )
-from .views import colour_spread, doubt_image, histogram_figure, mark_hints, pixel_info
+from .views import color_spread, doubt_image, histogram_figure, mark_hints, pixel_info
 
 
 def build(*args, **kwargs):
@@ -42,6 +42,6 @@ def build(*args, **kwargs):
 
 
 __all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_UPLOAD_MB", "Budget", "Entry", "Models", "Session", "Settings",
-           "add_hint", "build", "colour_spread", "doubt_image", "histogram_figure", "load_entry",
+           "add_hint", "build", "color_spread", "doubt_image", "histogram_figure", "load_entry",
            "mark_hints", "pixel_info", "preview", "redecode", "remove_folder", "remove_hints", "run", "serve",
            "set_references", "update_entries", "write_downloads"]  # fmt: skip

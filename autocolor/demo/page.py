@@ -57,7 +57,7 @@ class Layout:
     files: gr.File
     status: gr.Markdown
     controls: list  # model, size, chroma, hue, fade, boost, temperature, restore
-    steering: dict  # mode, colour, undo, clear, references
+    steering: dict  # mode, color, undo, clear, references
     gallery: gr.Gallery
     original: gr.Image
     gray: gr.Image
@@ -95,13 +95,13 @@ def _steering() -> dict:
     with gr.Group():
         mode = gr.Radio(["inspect", "place a hint"], value="inspect", label="Clicking the result",
                         elem_id="click-mode")  # fmt: skip
-        colour = gr.ColorPicker("#3060c0", label="Hint colour", elem_id="hint-colour")
+        color = gr.ColorPicker("#3060c0", label="Hint colour", elem_id="hint-colour")
         with gr.Row():
             undo = gr.Button("Undo last hint", size="sm", elem_id="undo-hint")
             clear = gr.Button("Clear hints", size="sm", elem_id="clear-hints")
     references = gr.File(file_count="multiple", file_types=["image", *sorted(imagefile.IMAGE_SUFFIXES)],
                          label="Reference photos in colour (optional)", elem_id="reference")  # fmt: skip
-    return dict(mode=mode, colour=colour, undo=undo, clear=clear, references=references)
+    return dict(mode=mode, color=color, undo=undo, clear=clear, references=references)
 
 
 def _views() -> dict:
@@ -253,13 +253,13 @@ class Handlers:
 
     # Spelt out (no *args): Gradio finds the click by the annotation of ``evt``.
     def on_hint(
-        self, mode, colour, model, size, chroma, hue, fade, boost, temperature, restore, session: Session,
+        self, mode, color, model, size, chroma, hue, fade, boost, temperature, restore, session: Session,
         evt: gr.SelectData,
     ):  # fmt: skip
         if mode != "place a hint" or session.current() is None:
             return (gr.skip(),) * 10  # the views, the downloads, the state and the status: unchanged
         x, y = evt.index
-        add_hint(session, x, y, colour)
+        add_hint(session, x, y, color)
         settings = settings_of(model, size, chroma, hue, fade, boost, temperature, restore)
         return self.refresh(session, settings, [], network=False)
 
@@ -326,7 +326,7 @@ def wire(ui: Layout, on: Handlers) -> None:
     for img in (ui.colorized, ui.gray, ui.doubt):
         img.select(on.on_pixel, [steer["mode"], *inputs], [ui.plot, ui.info])
     for img in (ui.colorized, ui.gray):
-        previews_then_files(img.select, on.on_hint, [steer["mode"], steer["colour"], *inputs])
+        previews_then_files(img.select, on.on_hint, [steer["mode"], steer["color"], *inputs])
     if ui.film:
         clip = ui.film["clip"]
         clip.upload(on.on_clip, [clip, ui.film["carry"], ui.film["restore"], model],

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .. import imagefile
-from ..evidence.hints import Hint, parse_colour
+from ..evidence.hints import Hint, parse_color
 from ..evidence.reference import Reference
 from ..histograms import BOOST, HUE_METHODS, DecodeParam
 from ..pipeline import BUNDLED, Colorizer, Prediction, bundled_weights, pick_device
@@ -254,7 +254,7 @@ def update_entries(session: Session, paths: list[str], max_pixels: int) -> list[
     return errors
 
 
-def add_hint(session: Session, x: float, y: float, colour: str) -> None:
+def add_hint(session: Session, x: float, y: float, color: str) -> None:
     """A hint of ``colour`` (any CSS colour) at preview pixel (x, y) of the current photo."""
     entry = session.current()
     if entry is None:
@@ -262,7 +262,7 @@ def add_hint(session: Session, x: float, y: float, colour: str) -> None:
     h, w = entry.photo.light.shape
     fy, fx = entry.full_res_coords(y, x)
     point = (min(max(fx, 0.0), w - 1.0), min(max(fy, 0.0), h - 1.0))
-    entry.hints.append(Hint((point,), parse_colour(colour)))
+    entry.hints.append(Hint((point,), parse_color(color)))
 
 
 def remove_hints(session: Session, every: bool = False) -> None:

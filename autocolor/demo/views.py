@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .session import Entry, Settings
 
 
-def colour_spread(probs: dict[str, Tensor]) -> Tensor:
+def color_spread(probs: dict[str, Tensor]) -> Tensor:
     """How unsure the prediction is of the colour, per grid cell (1, 1, h, w), in chroma units.
 
     For the hue/chroma head, treating the colour as chroma C along hue angle theta (independent),
@@ -45,13 +45,13 @@ def colour_spread(probs: dict[str, Tensor]) -> Tensor:
 
 
 def doubt_image(entry: Entry) -> np.ndarray:
-    """``colour_spread`` at each preview pixel as a uint8 RGB heat map (dark: sure, bright: unsure)."""
+    """``color_spread`` at each preview pixel as a uint8 RGB heat map (dark: sure, bright: unsure)."""
     from matplotlib import colormaps
 
     ph, pw = entry.light.shape
     ys, xs = entry.full_res_coords(torch.arange(ph).view(1, -1, 1), torch.arange(pw).view(1, 1, -1))
     ys, xs = ys.expand(1, ph, pw), xs.expand(1, ph, pw)
-    spread = entry.pred.read(ys, xs, {"s": colour_spread(entry.pred.probs)})["s"][0, 0]
+    spread = entry.pred.read(ys, xs, {"s": color_spread(entry.pred.probs)})["s"][0, 0]
     return imagefile.quantize(colormaps["magma"]((spread / 0.4).clamp(0, 1).numpy())[..., :3], 8)
 
 
@@ -105,15 +105,15 @@ def histogram_figure(info: PixelInfo):
             continue
         centres = (np.arange(k) + 0.5) / k
         if name == "hue":
-            colours = hsv_to_rgb(np.stack([centres, np.ones(k), np.full(k, 0.9)], 1))
+            colors = hsv_to_rgb(np.stack([centres, np.ones(k), np.full(k, 0.9)], 1))
             ax.set(xlabel="hue (°)", xticks=[0, 0.25, 0.5, 0.75, 1], xticklabels=[0, 90, 180, 270, 360])
         elif name == "chroma":
-            colours = hsv_to_rgb(np.stack([np.full(k, info.hue), centres, np.full(k, 0.9)], 1))
+            colors = hsv_to_rgb(np.stack([np.full(k, info.hue), centres, np.full(k, 0.9)], 1))
             ax.set(xlabel="chroma")
         else:
-            colours = "tab:gray"
+            colors = "tab:gray"
             ax.set(xlabel=f"{name} bin")
-        ax.bar(centres, p, width=1 / k, color=colours, edgecolor="none")
+        ax.bar(centres, p, width=1 / k, color=colors, edgecolor="none")
         if name in ("hue", "chroma"):
             value = info.hue if name == "hue" else info.chroma
             ax.axvline(value, color="black", linewidth=1, linestyle="--", label="decoded")

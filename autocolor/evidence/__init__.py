@@ -27,7 +27,7 @@ class Evidence:
     weight: Tensor
 
 
-def colour_histograms(rgb: Tensor, head: str) -> dict[str, Tensor]:
+def color_histograms(rgb: Tensor, head: str) -> dict[str, Tensor]:
     """Histograms of colours ``rgb`` (N, 3, h, w) in the bins of ``head``, each (N, K, h, w): one-hot,
     except hue, shared between its two nearest bins so that its circular mean is the colour's own hue;
     near-gray colours (chroma under one bin) get a uniform hue histogram, so they decode as gray.

@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from .. import color, histograms
 from ..prediction import Prediction
-from . import Evidence, colour_histograms, combine, reference
+from . import Evidence, color_histograms, combine, reference
 
 FORMAT_HELP = (
     'a JSON list of hints, each {"x": 120, "y": 80, "color": "#3060c0"} or a scribble '
@@ -93,7 +93,7 @@ MAX_HINTS = 1000  # 1000 hints take about 0.5 GB and a second on a 512 x 512 pho
 MAX_FILE_BYTES = 10 << 20
 
 
-def parse_colour(text: str) -> tuple[float, float, float]:
+def parse_color(text: str) -> tuple[float, float, float]:
     """RGB in [0, 1] of any colour Pillow knows (#rgb, #rrggbb, names, rgb(...), hsl(...))."""
     try:
         rgb = ImageColor.getrgb(text.strip())
@@ -108,16 +108,16 @@ def parse(text: str) -> Hint:
     parts = text.split(",", 2)
     try:
         x, y = float(parts[0]), float(parts[1])
-        colour = parts[2]
+        color = parts[2]
     except (ValueError, IndexError):
         raise HintError(f"hint {text!r}: expected X,Y,COLOUR such as 120,80,#3060c0") from None
-    return Hint(((x, y),), parse_colour(colour))
+    return Hint(((x, y),), parse_color(color))
 
 
 def _from_json(item, where: str) -> Hint:
     if not isinstance(item, dict):
         raise HintError(f"{where}: expected an object with x, y (or points) and color")
-    colour = item.get("color", item.get("colour"))
+    color = item.get("color", item.get("colour"))  # either spelling
     points = item.get("points", [[item.get("x"), item.get("y")]])
     try:
         pts = tuple((float(x), float(y)) for x, y in points)
@@ -125,9 +125,9 @@ def _from_json(item, where: str) -> Hint:
             raise ValueError
     except (TypeError, ValueError, OverflowError):
         raise HintError(f"{where}: points must be numbers, as [x, y] pairs") from None
-    if not pts or not isinstance(colour, str):
+    if not pts or not isinstance(color, str):
         raise HintError(f"{where}: needs at least one point and a color string")
-    return Hint(pts, parse_colour(colour))
+    return Hint(pts, parse_color(color))
 
 
 def load(path: str | os.PathLike) -> list[Hint]:
@@ -263,7 +263,7 @@ def evidence(
     vote = torch.softmax(-spread.sharpness * dist / spread.sigma, dim=0).nan_to_num(
         0.0
     )  # near ** s, normalised
-    probs = {n: (vote * p).sum(0, keepdim=True) for n, p in colour_histograms(rgb, head).items()}
+    probs = {n: (vote * p).sum(0, keepdim=True) for n, p in color_histograms(rgb, head).items()}
     if spread.shading and head == "hue-chroma":
         probs["chroma"] = _shaded_chroma(rgb, pred.light, vote, spread.shading)
     near = torch.exp(-dist / spread.sigma)
@@ -280,7 +280,7 @@ def _lookalikes(pred: Prediction, hints: Sequence[Hint], head: str, spread: Spre
     rgb = torch.tensor([c for c, _ in cells], dtype=torch.float32).view(-1, 3, 1, 1)
     hinted = reference.Reference(
         reference.descriptors(pred)[[i * w + j for _, (i, j) in cells]],
-        {n: p[:, :, 0, 0] for n, p in colour_histograms(rgb, head).items()},
+        {n: p[:, :, 0, 0] for n, p in color_histograms(rgb, head).items()},
     )
     match = reference.Match(neighbours=1, reach=spread.alike_reach, strength=spread.alike)
     alike = reference.evidence(pred, [hinted], match)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..prediction import Prediction
-from . import Evidence, colour_histograms
+from . import Evidence, color_histograms
 
 CHUNK = 4096  # target cells compared at a time (bounds the distance matrix's memory)
 
@@ -57,7 +57,7 @@ def prepare(colorizer, rgb: np.ndarray) -> Reference:
     planes = torch.cat(
         [colorizer.network_input(np.ascontiguousarray(rgb[..., c]))[0] for c in range(3)], dim=1
     )
-    hists = colour_histograms(planes, colorizer.net.config.head)
+    hists = color_histograms(planes, colorizer.net.config.head)
     cells = {n: F.avg_pool2d(p, pred.grid_stride)[0].flatten(1).T for n, p in hists.items()}
     return Reference(descriptors(pred), cells)
 
