@@ -48,7 +48,7 @@ def worker(backbone: str, megapixels: float, runs: int, threads: int) -> dict:
         src.resize((w, h), Image.BICUBIC).save(inp, quality=92)
         base_rss = peak_rss_mb()
         photo = imagefile.read_image(inp)
-        x, _ = colorizer._prepare(photo.light)
+        x, _ = colorizer.network_input(photo.light)
         pred = colorizer.predict(photo)
         rgb8 = np.empty((h, w, 3), np.uint8)
 
