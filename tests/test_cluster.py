@@ -60,8 +60,8 @@ def _rows(folder: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_ray_batch_writes_the_plain_commands_bytes_and_goes_past_a_corrupt_file(local_ray, scans, tmp_path):
-    common = ["-r", "-s", "256", "--threads", "1", "-q"]
+def test_ray_batch_writes_the_plain_commands_bytes_past_a_corrupt_file_with_hints_and_restoration(local_ray, scans, tmp_path):
+    common = ["-r", "-s", "256", "--threads", "1", "-q", "--hint", "60,40,orange", "--restore", "levels"]
     assert _run(scans, "-o", tmp_path / "plain", *common) == 1  # the torn file fails
     assert _run(scans, "-o", tmp_path / "ray", "--ray", "--workers", "2", *common) == 1
     plain, spread = _files(tmp_path / "plain"), _files(tmp_path / "ray")
