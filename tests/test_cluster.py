@@ -60,7 +60,7 @@ def _rows(folder: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_ray_batch_writes_the_plain_commands_bytes_past_a_corrupt_file_with_hints_and_restoration(local_ray, scans, tmp_path):
+def test_ray_gives_the_plain_bytes_with_hints_restoration_and_a_corrupt_file(local_ray, scans, tmp_path):
     common = ["-r", "-s", "256", "--threads", "1", "-q", "--hint", "60,40,orange", "--restore", "levels"]
     assert _run(scans, "-o", tmp_path / "plain", *common) == 1  # the torn file fails
     assert _run(scans, "-o", tmp_path / "ray", "--ray", "--workers", "2", *common) == 1
