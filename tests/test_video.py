@@ -145,6 +145,25 @@ def test_frame_patterns_and_folders(tmp_path):
             sequence.frames(tmp_path / bad)
 
 
+def test_a_stream_without_timestamps_to_frames_is_timed_by_frame_count(tmp_path):
+    """Raw H.264 carries no timestamps: --end 1 must still stop after one second's frames."""
+    from fractions import Fraction
+
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt, codec.time_base = 64, 48, "yuv420p", Fraction(1, 25)
+    data = b""
+    for k in range(50):
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 4 * k, np.uint8), format="rgb24")
+        frame.pts = k
+        data += b"".join(bytes(p) for p in codec.encode(frame))
+    data += b"".join(bytes(p) for p in codec.encode(None))
+    raw = tmp_path / "raw.h264"
+    raw.write_bytes(data)
+    frames = tmp_path / "frames" / "%04d.png"
+    assert commands.main(["video", str(raw), "-o", str(frames), "-s", "128", "-q", "--end", "1"]) == 0
+    assert len(list(frames.parent.iterdir())) == 25  # at 25 frames/s, not all 50 at time 0
+
+
 def test_video_to_frames_and_back(clip, tmp_path, capsys):
     frames = tmp_path / "frames" / "%04d.png"
     assert commands.main(["video", str(clip), "-o", str(frames), "-s", "256", "-q", "--end", "1"]) == 0

@@ -334,7 +334,8 @@ def _sequence_frames(src, clip: Clip) -> Iterator[tuple[int, imagefile.Photo]]:
 
 
 def _video_frames(src, clip: Clip) -> Iterator[tuple[int, imagefile.Photo]]:
-    """(number from 1, photo) of a video's frames within the clip."""
+    """(number from 1, photo) of a video's frames within the clip (frames without timestamps are
+    timed by their count, as when writing a video), each frame's size checked."""
     import av
 
     turns = upright_turns(src)
@@ -342,13 +343,20 @@ def _video_frames(src, clip: Clip) -> Iterator[tuple[int, imagefile.Photo]]:
         with av.open(str(src)) as inp:
             if not inp.streams.video:
                 raise VideoError(f"{src}: has no video stream")
-            number = 0
-            for frame in inp.decode(inp.streams.video[0]):
-                if frame.time is None or clip.keeps(frame.time):
-                    number += 1
-                    yield number, imagefile.Photo(_light(frame, turns))
+            vs = inp.streams.video[0]
+            rate, number = frame_rate(vs), 0
+            for index, frame in enumerate(inp.decode(vs)):
+                if not clip.keeps(frame.time if frame.time is not None else index / rate):
+                    continue
+                _check_size(frame, clip)
+                if clip.max_frames is not None and number >= clip.max_frames:
+                    return
+                number += 1
+                yield number, imagefile.Photo(_light(frame, turns))
     except (av.FFmpegError, OSError) as err:
         raise VideoError(f"{src}: not a video FFmpeg can read ({err})") from None
+    except _FrameTooLarge as err:
+        raise VideoError(f"{src}: {err}") from None
 
 
 def _write_frames(coloured, pattern, clip: Clip, progress) -> int:
