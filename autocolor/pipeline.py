@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import color, evidence, histograms, hypercolumn, imagefile
+from . import color, engines, evidence, histograms, hypercolumn, imagefile
 from . import model as model_lib
 from .bundled import BUNDLED, DEFAULT_BACKBONE, WEIGHTS_DIR, colorizer_weights  # noqa: F401  (re-exported)
 from .evidence import hints as hint_lib
@@ -100,7 +100,8 @@ class Colorizer:
     annealed-mean temperature; ``guided``: edge-aware colour upsampling (False: plain bilinear);
     ``seed``: for the sampling decoders. ``restore``: a ``restore.Restorer`` (or ``"all"``, or parts
     such as ``"defects,grain"`` for the bundled one) that cleans an old photo's lightness first; the
-    output then keeps the restored lightness (None: the photo's own, exactly).
+    output then keeps the restored lightness (None: the photo's own, exactly). ``engine``: ``"torch"``,
+    or ``"onnx"`` (ONNX Runtime, CPU, extra ``[onnx]``: faster on batches of photos of one size).
     """
 
     def __init__(
@@ -119,6 +120,7 @@ class Colorizer:
         spread: hint_lib.Spread = hint_lib.DEFAULT_SPREAD,
         match: reference_lib.Match = reference_lib.DEFAULT_MATCH,
         restore=None,
+        engine: str = "torch",
     ):
         if size < 64 or size % 32:
             raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}")
@@ -129,6 +131,8 @@ class Colorizer:
         self.guided, self.guide_radius, self.guide_eps, self.seed = guided, guide_radius, guide_eps, seed
         self.spread, self.match = spread, match
         self.restorer = _restorer(restore, self.device)
+        self.engine = engine
+        self._dense = engines.dense(self.net, engine, self.device)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> Colorizer:
@@ -171,7 +175,7 @@ class Colorizer:
             raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}")
         photo = imagefile.to_photo(image)
         x, scale = self.network_input(photo.light, size)
-        logits, hidden = self.net.dense_with_features(x.to(self.device))
+        logits, hidden = self._dense(x.to(self.device))
         probs = {n: v.cpu() for n, v in histograms.activate(logits).items()}
         g = self.net.config.grid_stride
         # the projection costs as many multiply-adds as the output layer: only when asked for

@@ -35,11 +35,13 @@ def worker(backbone: str, megapixels: float, runs: int, threads: int) -> dict:
 
     if threads:
         torch.set_num_threads(threads)
-    path = bundled_weights(backbone)
+    backbone, _, engine = backbone.partition(":")  # e.g. effnet-lite2:onnx
+    path, engine = bundled_weights(backbone), engine or "torch"
     if path.exists():
-        colorizer = Colorizer.from_pretrained(backbone, device="cpu")
+        colorizer = Colorizer.from_pretrained(backbone, device="cpu", engine=engine)
     else:
-        colorizer = Colorizer(HypercolumnColorizer(ModelConfig(backbone=backbone)), device="cpu")
+        net = HypercolumnColorizer(ModelConfig(backbone=backbone))
+        colorizer = Colorizer(net, device="cpu", engine=engine)
     src = Image.open(Path(skimage.__file__).parent / "data" / "astronaut.png").convert("L")
     w = round((megapixels * 1e6 * 4 / 3) ** 0.5)
     h = round(w * 3 / 4)
@@ -58,7 +60,7 @@ def worker(backbone: str, megapixels: float, runs: int, threads: int) -> dict:
 
         def network():
             with torch.inference_mode():
-                colorizer.net.forward_dense(x)
+                colorizer._dense(x)  # the engine's dense pass
 
         def full_res():
             colorizer.render(pred, photo.light, out=rgb8)
@@ -88,7 +90,12 @@ def worker(backbone: str, megapixels: float, runs: int, threads: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backbones", nargs="+", default=["effnet-lite0", "vgg16-gray"])
+    p.add_argument(
+        "--backbones",
+        nargs="+",
+        default=["effnet-lite0", "vgg16-gray"],
+        help="backbones, each optionally with an engine: effnet-lite2:onnx",
+    )
     p.add_argument("--megapixels", nargs="+", type=float, default=[0.25, 1, 4, 12, 24])
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--threads", type=int, default=2, help="torch threads, pinned (default 2)")
@@ -103,7 +110,7 @@ def main() -> None:
             r = in_fresh_process(__file__, [backbone, mp], {"runs": args.runs, "threads": args.threads})
             lo, hi = r["vs_pillow_iqr"]
             size = "x".join(map(str, r["network_input"]))
-            rows.append([r["backbone"], f"{r['megapixels']:.2f}", size, f"{r['end_to_end_s']:.3f}",
+            rows.append([backbone, f"{r['megapixels']:.2f}", size, f"{r['end_to_end_s']:.3f}",
                          f"{r['network_s']:.3f}", f"{r['full_res_ns_per_px']:.0f}", f"{r['pillow_s']:.3f}",
                          f"{r['vs_pillow']:.2f} ({lo:.2f}-{hi:.2f})", f"{r['peak_rss_mb']:.0f}"])  # fmt: skip
     cols = ["backbone", "photo MP", "network input", "end to end s", "network s", "full-res ns/px",

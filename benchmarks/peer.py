@@ -19,6 +19,7 @@ import time
 import torch
 from torch import nn
 
+from autocolor import engines
 from autocolor.model import HypercolumnColorizer, ModelConfig
 
 
@@ -87,13 +88,24 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=15, help="rounds of interleaved runs (default 15)")
     p.add_argument("--threads", type=int, default=2, help="torch threads, pinned (default 2)")
     p.add_argument("--backbones", nargs="+", default=["effnet-lite0", "vgg16-gray"])
+    p.add_argument(
+        "--engines",
+        nargs="+",
+        default=["torch"],
+        choices=("torch", "onnx"),
+        help="where autocolor's network runs (onnx: ONNX Runtime, exported before timing)",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     zhang = ZhangECCV16().eval()
-    nets = {name: HypercolumnColorizer(ModelConfig(backbone=name)).eval() for name in args.backbones}
     z_in, a_in = torch.rand(1, 1, 256, 256), torch.rand(1, 1, 256, 352)  # a 4:3 photo at --size 512
-    fns = {"peer": lambda: zhang(z_in)}
-    fns.update({name: (lambda net=net: net.forward_dense(a_in)) for name, net in nets.items()})
+    fns, nets = {"peer": lambda: zhang(z_in)}, {}
+    for name in args.backbones:
+        net = HypercolumnColorizer(ModelConfig(backbone=name)).eval()
+        for engine in args.engines:
+            key = name if engine == "torch" else f"{name} ({engine})"
+            nets[key], dense = net, engines.dense(net, engine, torch.device("cpu"))
+            fns[key] = lambda dense=dense: dense(a_in)
     with torch.inference_mode():
         times = interleaved(fns, args.runs)
     peer = times["peer"]
