@@ -30,7 +30,7 @@ class EngineError(ValueError):
 def dense(net: nn.Module, engine: str, device: torch.device) -> Dense:
     """The dense pass of ``net`` (``dense_with_features``) on ``engine``."""
     if engine == "torch":
-        return net.dense_with_features
+        return lambda x: net.dense_with_features(x)  # looked up at each call (a patch, a subclass)
     if engine != "onnx":
         raise EngineError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
     if device.type != "cpu":
