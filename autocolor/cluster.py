@@ -142,7 +142,8 @@ class Worker:
         try:
             error = self.step(Path(task.src), Path(task.dst))
         except Exception as err:  # a bug in one file must not end the job
-            error = f"{task.src}: unexpected error ({type(err).__name__}: {err}); please report it"
+            first = (str(err).strip().splitlines() or [""])[0]
+            error = f"{task.src}: unexpected error ({type(err).__name__}: {first}); please report it"
         return task.row("failed" if error else "done", error or "", time.perf_counter() - start)
 
 
