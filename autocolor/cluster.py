@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -202,8 +203,6 @@ class Progress:
     """Files and megapixels done, rate and time left, on stderr (files alone when sizes are unknown)."""
 
     def __init__(self, tasks: list[Task], quiet: bool):
-        import sys
-
         self.files, self.done = len(tasks), 0
         self.by_pixels = any(t.megapixels > 0 for t in tasks)
         unit, total = ("MP", sum(t.megapixels for t in tasks)) if self.by_pixels else ("file", self.files)
