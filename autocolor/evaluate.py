@@ -226,6 +226,12 @@ def parser() -> argparse.ArgumentParser:
         default="mean",
         help="how photos are made gray: (R+G+B)/3 or Rec. 601 luma (default mean)",
     )
+    p.add_argument(
+        "--view",
+        choices=("restored", "plain"),
+        default="restored",
+        help="what the network is shown of each photo, as autocolor's --view (default restored)",
+    )
     p.add_argument("--limit", type=int, default=0, help="only the first N photos (default 0: all)")
     p.add_argument("--sheet", type=int, default=12, help="photos in the contact sheet (default 12)")
     p.add_argument(
@@ -262,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         decoding = dict(param=args.param, boost=args.boost, fade=args.fade, temperature=args.temperature)
-        methods = build_methods(args.weights, size=args.size, device=args.device, **decoding)
+        methods = build_methods(args.weights, size=args.size, device=args.device, view=args.view, **decoding)
     except (CheckpointError, ModelNotAvailable, ValueError) as err:
         print(f"autocolor evaluate: error: {err}", file=sys.stderr)
         return 2

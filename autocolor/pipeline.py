@@ -48,6 +48,15 @@ def _restorer(restore, device: torch.device):
     return restore_lib.Restorer.from_pretrained("all" if restore is True else restore, device=device)
 
 
+def _view(view: str, device: torch.device):
+    """What the network is shown (``restore.view``) for the ``view`` argument of ``Colorizer``."""
+    from .restore import view as view_lib
+
+    if view not in view_lib.MODES:
+        raise ValueError(f"view must be one of {', '.join(view_lib.MODES)}, not {view!r}")
+    return view_lib.View.from_pretrained(device) if view == "restored" else None
+
+
 class ModelNotAvailable(FileNotFoundError):
     """No bundled model ships with this installation."""
 
@@ -100,7 +109,10 @@ class Colorizer:
     annealed-mean temperature; ``guided``: edge-aware colour upsampling (False: plain bilinear);
     ``seed``: for the sampling decoders. ``restore``: a ``restore.Restorer`` (or ``"all"``, or parts
     such as ``"defects,grain"`` for the bundled one) that cleans an old photo's lightness first; the
-    output then keeps the restored lightness (None: the photo's own, exactly). ``engine``: ``"torch"``,
+    output then keeps the restored lightness (None: the photo's own, exactly). ``view``: what the
+    network is shown of a photo that is not restored: ``"restored"`` (the restorer's levels at twice
+    the processing size, ``restore.view``: colours that survive fading and grain) or ``"plain"``; the
+    output keeps the photo's own lightness either way. ``engine``: ``"torch"``,
     or ``"onnx"`` (ONNX Runtime, CPU, extra ``[onnx]``: faster on batches of photos of one size).
     """
 
@@ -120,6 +132,7 @@ class Colorizer:
         spread: hint_lib.Spread = hint_lib.DEFAULT_SPREAD,
         match: reference_lib.Match = reference_lib.DEFAULT_MATCH,
         restore=None,
+        view: str = "restored",
         engine: str = "torch",
     ):
         if size < 64 or size % 32:
@@ -131,6 +144,7 @@ class Colorizer:
         self.guided, self.guide_radius, self.guide_eps, self.seed = guided, guide_radius, guide_eps, seed
         self.spread, self.match = spread, match
         self.restorer = _restorer(restore, self.device)
+        self.view = _view(view, self.device)
         self.engine = engine
         self._dense = engines.dense(self.net, engine, self.device)
 
@@ -151,13 +165,16 @@ class Colorizer:
         return cls(model_lib.load(path, require_checksum=True), **kwargs)
 
     # ------------------------------------------------------------ stages
-    def network_input(self, light: np.ndarray, size: int | None = None) -> tuple[Tensor, tuple[float, float]]:
+    def network_input(
+        self, light: np.ndarray, size: int | None = None, shape: tuple[int, int] | None = None
+    ) -> tuple[Tensor, tuple[float, float]]:
         """What the network is given for lightness ``light`` (H, W): resized to the processing size and
-        padded to the network's multiple, (1, 1, H', W'), and the full-res -> processed scale."""
-        h, w = light.shape
+        padded to the network's multiple, (1, 1, H', W'), and the full-res -> processed scale.
+        ``shape``: the photo's (H, W) when ``light`` is a reduced view of it."""
+        h, w = shape or light.shape
         ph, pw = processing_size(h, w, size or self.size)
         x = torch.from_numpy(light)[None, None]
-        if (ph, pw) != (h, w):
+        if (ph, pw) != light.shape:
             x = F.interpolate(x, size=(ph, pw), mode="bilinear", antialias=True, align_corners=False)
         m = self.net.size_multiple
         pad_h, pad_w = (-ph) % m, (-pw) % m
@@ -174,13 +191,24 @@ class Colorizer:
         if size is not None and (size < 64 or size % 32):
             raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}")
         photo = imagefile.to_photo(image)
-        x, scale = self.network_input(photo.light, size)
+        own, seen = self.seen(photo.light, size)
+        x, scale = self.network_input(seen, size, photo.light.shape)
         logits, hidden = self._dense(x.to(self.device))
         probs = {n: v.cpu() for n, v in histograms.activate(logits).items()}
         g = self.net.config.grid_stride
         # the projection costs as many multiply-adds as the output layer: only when asked for
         kept = project_features(hidden).cpu() if features else None
-        return Prediction(probs, F.avg_pool2d(x, g)[:, 0], scale, photo.light.shape, g, kept)
+        # the grid's lightness guides the colour to the photo's own lightness, so it is the photo's
+        own = x if own is seen else self.network_input(own, size, photo.light.shape)[0]
+        return Prediction(probs, F.avg_pool2d(own, g)[:, 0], scale, photo.light.shape, g, kept)
+
+    def seen(self, light: np.ndarray, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(the photo, what the network is shown of it): ``light`` reduced to the view's size and its
+        view (``view``), or ``light`` twice when the view is plain or the photo was restored already."""
+        if self.view is None or self.restorer is not None:
+            return light, light
+        small = self.view.reduce(light, processing_size(*light.shape, size or self.size))
+        return small, self.view.restore(small)
 
     def _offset_grid(self, pred: Prediction, param: DecodeParam) -> Tensor:
         """Decoded colour on the grid as its offset from gray (1, 2, h, w), see ``color.color_offset``."""

@@ -10,7 +10,8 @@ colour original) and every row (a way to restore, then the colorizer):
   PSNR minus that of leaving the photo gray (offset 0): what the colour adds, apart from lightness;
 * s/MP: restoration seconds per megapixel (the colorizer not included), summed over the photos.
 
-Rows: no restoration; a classical chain (percentile levels, a median-difference defect mask filled by
+Rows: no restoration (the network shown its restored view of the photo, the default, and ``--view
+plain``); a classical chain (percentile levels, a median-difference defect mask filled by
 OpenCV's Telea inpainting, non-local-means denoising); each part of ``--restore`` alone; all of it
 (with the restorer's own fill, and with Telea's). ``--clean FOLDER`` also scores ``--restore all`` on
 the clean photos made gray (PSNR of the restored lightness against the input: how much it leaves alone)
@@ -24,6 +25,7 @@ and the colour each colorizer adds there.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 from pathlib import Path
@@ -39,6 +41,8 @@ from autocolor.bundled import RESTORER
 from autocolor.data import list_images, twins
 from autocolor.restore import THRESHOLD, Restorer
 from autocolor.restore import net as net_lib
+
+NONE = "no restoration"
 
 
 def levels(light: np.ndarray, black: float = 0.05, white: float = 0.95) -> np.ndarray:
@@ -63,7 +67,7 @@ def classical(light: np.ndarray) -> np.ndarray:
 def restorers(path: str | None, threshold: float) -> dict:
     """The rows: name -> a function from aged lightness to restored lightness."""
     net = net_lib.load(path or RESTORER)
-    rows = {"no restoration": lambda light: light, "classical chain": classical}
+    rows = {NONE: _as_is, f"{NONE}, --view plain": _as_is, "classical chain": classical}
     for parts in ("levels", "grain", "defects", "all"):
         rows[f"--restore {parts}"] = _light(Restorer(net, parts, threshold=threshold))
     rows["--restore all (Telea fill)"] = _light(Restorer(net, "all", fill="telea", threshold=threshold))
@@ -72,6 +76,20 @@ def restorers(path: str | None, threshold: float) -> dict:
 
 def _light(restorer: Restorer):
     return lambda light: restorer(light).light
+
+
+def _as_is(light: np.ndarray) -> np.ndarray:
+    return light
+
+
+def _shown(colorizer: Colorizer, row: str) -> Colorizer:
+    """The colorizer as the command runs it for ``row``: the network shown its restored view of the
+    photo only when nothing restored it (``--view``), as ``autocolor --restore`` skips the view."""
+    if row == NONE:
+        return colorizer
+    plain = copy.copy(colorizer)
+    plain.view = None
+    return plain
 
 
 def score(rows: dict, colorizers: dict, folder: Path, limit: int = 0) -> dict:
@@ -97,20 +115,23 @@ def score(rows: dict, colorizers: dict, folder: Path, limit: int = 0) -> dict:
                     psnr(light[defect], truth[defect]) - psnr(aged[defect], truth[defect])
                 )
             for cname, colorizer in colorizers.items():
-                rgb = colorizer.colorize_light(light)
+                rgb = _shown(colorizer, name).colorize_light(light)
                 sums[name][cname].append(psnr(color_part(rgb), color_part(original)) - gray_color)
     return {n: {k: (v / megapixels if k == "seconds" else float(np.mean(v))) for k, v in s.items()}
             for n, s in sums.items()}  # fmt: skip
 
 
 def score_clean(restorer, colorizers: dict, folder: Path) -> list[list]:
-    """On clean photos made gray: what ``restorer`` changes, and each colorizer's colour gain."""
-    changed, colour = [], {c: [] for c in colorizers}
+    """On clean photos made gray: what ``restorer`` changes, and each colorizer's colour gain (with the
+    network shown its restored view, the default, and ``--view plain``)."""
+    views = {f"{c}{v}": (_shown(col, NONE if v == "" else "plain"))
+             for c, col in colorizers.items() for v in ("", ", --view plain")}  # fmt: skip
+    changed, colour = [], {c: [] for c in views}
     for path in list_images([folder]):
         original = imagefile.to_rgb(path)
         light = original.mean(axis=2)
         changed.append(psnr(restorer(light), light))
-        for cname, colorizer in colorizers.items():
+        for cname, colorizer in views.items():
             rgb = colorizer.colorize_light(light)
             colour[cname].append(psnr(color_part(rgb), color_part(original)) - psnr(0, color_part(original)))
     rows = [["--restore all: PSNR of the restored lightness against the input", f"{np.mean(changed):.2f}",
@@ -158,7 +179,7 @@ def contact_sheet(
         aged = imagefile.read_image(twin["image"]).light
         light = restorer(aged).light
         tiles = [np.repeat(x[..., None], 3, 2) for x in (aged, light)]
-        tiles += [colorizer.colorize_light(light), imagefile.to_rgb(twin["source"])]
+        tiles += [_shown(colorizer, "--restore all").colorize_light(light), imagefile.to_rgb(twin["source"])]
         rows.append(np.hstack([_height(t, 360) for t in tiles]))
     width = max(r.shape[1] for r in rows)
     sheet = np.vstack([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=1) for r in rows])

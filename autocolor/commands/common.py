@@ -16,7 +16,8 @@ def fail(msg: str, code: int = 2, command: str = "autocolor") -> int:
 
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
-    """``-w/--weights`` and ``--backbone``: which model colours, for photos and films alike."""
+    """``-w/--weights``, ``--backbone``, ``--engine``, ``--view``: which model colours and how it runs,
+    for photos and films alike."""
     p.add_argument("-w", "--weights", help="checkpoint file (default: the bundled model)")
     p.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=BUNDLED,
                    help=f"bundled model to use when no --weights: {' or '.join(BUNDLED)} (default "
@@ -25,6 +26,10 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="where the network runs: torch, or onnx (ONNX Runtime on the CPU, needs "
                    "autocolor[onnx]: about twice as fast once a photo size has been seen, 1.6 s more "
                    "for each new size; for batches of like scans) (default torch)")  # fmt: skip
+    p.add_argument("--view", choices=("restored", "plain"), default="restored",
+                   help="what the network is shown of a photo not restored by --restore: restored (faded "
+                   "tones and uneven light corrected, for its eyes only: colours that survive age) or plain; "
+                   "the output keeps the photo's own lightness either way (default restored)")  # fmt: skip
 
 
 def _ray_address(text: str) -> str:
@@ -73,7 +78,8 @@ def colorizer_from(args: argparse.Namespace):
     opts = dict(size=args.size, param=args.param, boost=args.boost, fade=args.fade,
                 temperature=args.temperature, device=args.device, restore=restorer_from(args),
                 guided=getattr(args, "upsample", "guided") == "guided",
-                seed=getattr(args, "seed", 0), engine=getattr(args, "engine", "torch"))  # fmt: skip
+                seed=getattr(args, "seed", 0), engine=getattr(args, "engine", "torch"),
+                view=getattr(args, "view", "restored"))  # fmt: skip
     if args.weights:
         return Colorizer.load(args.weights, **opts)
     return Colorizer.from_pretrained(backbone=args.backbone, **opts)
