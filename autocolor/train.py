@@ -59,6 +59,7 @@ class TrainConfig:
     lightness_weight: bool = True
     rebalance: float = 0.0  # Zhang et al.'s class rebalancing strength (0: off, their 0.5)
     degrade: float = 0.0  # share of crops whose gray input is aged as an old print (data.aging)
+    view: str = "plain"  # what the network is shown: the gray input as it is, or restored (restore.view)
     optimizer: str = "adamw"  # or "sgd"
     lr: float = 3e-4
     backbone_lr: float = 0.1  # multiplier of lr for the backbone
@@ -276,6 +277,15 @@ def _color_photo(path: Path) -> bool:
         return False
 
 
+def _view(mode: str):
+    """What the network is shown of each gray input (``restore.view``): None for ``plain``."""
+    from .restore import view
+
+    if mode not in view.MODES:
+        raise ValueError(f"--view must be one of {', '.join(view.MODES)}, not {mode!r}")
+    return view.View.from_pretrained() if mode == "restored" else None
+
+
 def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.TrainingCrops]:
     """Training photos (grayscale ones left out), validation photos, and the training crops."""
     listed = data.list_images(cfg.photos)
@@ -289,7 +299,7 @@ def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.Training
         balance = histograms.rebalancing_weights(data.color_prior(photos), cfg.rebalance)
     crops = data.TrainingCrops(photos, cfg.head, cfg.crop, (cfg.scale_min, cfg.scale_max), cfg.points,
                                cfg.margin, cfg.window, cfg.seed, cfg.cutouts, degraded=cfg.degrade,
-                               balance=balance, soften=cfg.soften)  # fmt: skip
+                               balance=balance, soften=cfg.soften, view=_view(cfg.view))  # fmt: skip
     return photos, val_photos, crops
 
 
@@ -515,6 +525,8 @@ HELP = {
     "on the training photos) weighs 1 / (s p + (1 - s) / 96) (0: off; Zhang et al. used 0.5)",
     "degrade": "share of crops whose gray input (never the target colours) is aged as a scan of an old "
     "print: faded, grainy, soft, scratched, dusty (the old-print model, autocolor.data.aging)",
+    "view": "what the network is shown of each gray input: plain (as it is) or restored (the restorer's "
+    "levels, as the colorizer shows a photo by default; autocolor.restore.view)",
     "optimizer": "adamw or sgd (momentum 0.9)",
     "lr": "learning rate of the head",
     "backbone_lr": "the backbone's learning rate as a multiple of --lr",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ from torch.utils.data import Dataset
 from .. import color, histograms
 from ..imagefile import IMAGE_SUFFIXES
 from . import aging
+
+View = Callable[[np.ndarray, tuple[int, int]], np.ndarray]  # what the network is shown (restore.view)
 
 CUTOUT_MODES = ("composite", "mask")
 
@@ -100,11 +103,14 @@ def color_prior(photos, side: int = 64) -> torch.Tensor:
     return prior / prior.sum().clamp(min=1e-12)
 
 
-def degrade(light: torch.Tensor, g: torch.Generator, scan_scale=(1.0, 3.0)) -> torch.Tensor:
+def degrade(
+    light: torch.Tensor, g: torch.Generator, scan_scale=(1.0, 3.0), view: View | None = None
+) -> torch.Tensor:
     """The gray input (H, W) as a scan of an old print would give it (``aging.age``: fading, uneven
     light, grain, soft focus, scratches, dust, hairs, creases, JPEG), seeded by ``g``. The print is
     aged at a scan resolution ``scan_scale`` times the crop's (log-uniform), then brought back to the
-    crop's size, as the colorizer brings a large scan down to its processing size."""
+    crop's size, as the colorizer brings a large scan down to its processing size; ``view``: what the
+    network is shown of it (``restore.view``), as the colorizer does."""
     import cv2
 
     rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g)))
@@ -114,6 +120,8 @@ def degrade(light: torch.Tensor, g: torch.Generator, scan_scale=(1.0, 3.0)) -> t
     if k > 1.05:
         plane = cv2.resize(plane, (round(w * k), round(h * k)), interpolation=cv2.INTER_CUBIC)
     aged = aging.age(np.clip(plane, 0, 1), rng).light
+    if view is not None:
+        aged = view(aged, (h, w))
     if aged.shape != (h, w):
         aged = cv2.resize(aged, (w, h), interpolation=cv2.INTER_AREA)
     return torch.from_numpy(aged)
@@ -146,7 +154,8 @@ class TrainingCrops(Dataset):
     workers or ranks can share it.
 
     ``degraded``: the share of crops whose gray input (never the targets) is aged as an old print
-    (``degrade``); ``balance``: a weight per colour class (``histograms.rebalancing_weights``),
+    (``degrade``); ``view``: what the network is shown of every gray input (``restore.view.View``),
+    as the colorizer shows it; ``balance``: a weight per colour class (``histograms.rebalancing_weights``),
     giving each point a ``weight``; ``soften``: targets spread over neighbouring bins by a Gaussian of
     this many bins (``histograms.soften``).
     """
@@ -166,6 +175,7 @@ class TrainingCrops(Dataset):
         degraded: float = 0.0,
         balance: torch.Tensor | None = None,
         soften: float = 0.0,
+        view: View | None = None,
     ):
         self.photos = list(photos)
         if not self.photos:
@@ -176,6 +186,7 @@ class TrainingCrops(Dataset):
         self.points, self.margin, self.window, self.seed = points, margin, window, seed
         self.cutouts, self.object_scale = cutouts, object_scale
         self.degraded, self.balance, self.soften = degraded, balance, soften
+        self.view = view
         if head not in histograms.HEADS:
             raise ValueError(f"unknown head {head!r}; choose from {', '.join(histograms.HEADS)}")
         histograms.check_soften(head, soften)  # here, not first in a data-loading worker
@@ -260,7 +271,10 @@ class TrainingCrops(Dataset):
             mask = None if mask is None else mask.flip(-1)
         pts = self._points(mask, g)
         light = color.lightness(rgb)
-        gray = degrade(light, g) if torch.rand(1, generator=g) < self.degraded else light
+        if torch.rand(1, generator=g) < self.degraded:
+            gray = degrade(light, g, view=self.view)
+        else:
+            gray = light if self.view is None else torch.from_numpy(self.view(light.numpy(), light.shape))
         py, px = pts[:, 0], pts[:, 1]
         hue, chroma = (v[:, 0] for v in color.hue_chroma(rgb[:, py, px, None]))  # at the points only
         targets = histograms.point_targets(rgb, self.head, pts, self.window, self.soften)
