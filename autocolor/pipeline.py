@@ -317,6 +317,12 @@ class Colorizer:
         other.restorer = _restorer(restore, self.device)
         return other
 
+    def with_view(self, view: str) -> Colorizer:
+        """This colorizer, its network shared, showing the network ``view`` (as in ``Colorizer``)."""
+        other = copy.copy(self)
+        other.view = _view(view, self.device)
+        return other
+
     def restored(self, photo: imagefile.Photo) -> imagefile.Photo:
         """``photo`` with its lightness restored by ``restore`` (itself when there is no restorer)."""
         if self.restorer is None:

@@ -25,7 +25,6 @@ and the colour each colorizer adds there.
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import time
 from pathlib import Path
@@ -85,11 +84,7 @@ def _as_is(light: np.ndarray) -> np.ndarray:
 def _shown(colorizer: Colorizer, row: str) -> Colorizer:
     """The colorizer as the command runs it for ``row``: the network shown its restored view of the
     photo only when nothing restored it (``--view``), as ``autocolor --restore`` skips the view."""
-    if row == NONE:
-        return colorizer
-    plain = copy.copy(colorizer)
-    plain.view = None
-    return plain
+    return colorizer if row == NONE else colorizer.with_view("plain")
 
 
 def score(rows: dict, colorizers: dict, folder: Path, limit: int = 0) -> dict:

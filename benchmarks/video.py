@@ -162,7 +162,9 @@ def score_aged(colorizer: Colorizer, restorer: Restorer, clips) -> list[list]:
                 got[name]["defect"].append(psnr(r, t) - psnr(a, t))
             err = np.std([float((r - t).mean()) for r, t in zip(light, truth, strict=True)])
             got[name]["flicker"].append(err / max(base_err, 1e-6))
-            _colour(got[name], colorizer, light, originals)
+            # restored frames are colorized as `autocolor video --restore` does: no view on top
+            shown = colorizer if name == "no restoration" else colorizer.with_view("plain")
+            _colour(got[name], shown, light, originals)
         _colour(got[CLEAN], colorizer, truth, originals)
     formats = {"light": "{:+.2f}", "defect": "{:+.2f}", "flicker": "{:.2f}", "colour": "{:+.2f}"}
     mean = lambda g, k, f: f.format(np.mean(g[k])) if g[k] else "–"  # noqa: E731

@@ -38,6 +38,8 @@ def test_the_output_keeps_the_photos_own_lightness_and_plain_is_the_old_way(chec
     small, seen = restored.seen(aged)
     assert small.shape == seen.shape == (512, 512) and not np.array_equal(seen, small)
     assert all(x is aged for x in plain.seen(aged))
+    shared = restored.with_view("plain")
+    assert shared.net is restored.net and shared.view is None and restored.view is not None
     for colorizer in (restored, plain):
         rgb = colorizer.colorize_photo(photo)
         np.testing.assert_allclose(rgb.mean(axis=2), aged, atol=2e-6)
