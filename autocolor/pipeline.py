@@ -52,9 +52,7 @@ def _view(view: str, device: torch.device):
     """What the network is shown (``restore.view``) for the ``view`` argument of ``Colorizer``."""
     from .restore import view as view_lib
 
-    if view not in view_lib.MODES:
-        raise ValueError(f"view must be one of {', '.join(view_lib.MODES)}, not {view!r}")
-    return view_lib.View.from_pretrained(device) if view == "restored" else None
+    return view_lib.from_mode(view, device)
 
 
 class ModelNotAvailable(FileNotFoundError):
@@ -199,8 +197,8 @@ class Colorizer:
         # the projection costs as many multiply-adds as the output layer: only when asked for
         kept = project_features(hidden).cpu() if features else None
         # the grid's lightness guides the colour to the photo's own lightness, so it is the photo's
-        own = x if own is seen else self.network_input(own, size, photo.light.shape)[0]
-        return Prediction(probs, F.avg_pool2d(own, g)[:, 0], scale, photo.light.shape, g, kept)
+        guide = x if own is seen else self.network_input(own, size, photo.light.shape)[0]
+        return Prediction(probs, F.avg_pool2d(guide, g)[:, 0], scale, photo.light.shape, g, kept)
 
     def seen(self, light: np.ndarray, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(the photo, what the network is shown of it): ``light`` reduced to the view's size and its

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from . import data, histograms
 from . import model as model_lib
 from .model import HypercolumnColorizer, ModelConfig
+from .restore import view
 
 STATE_FILE = "state.pt"  # full training state, for --resume
 RESUMABLE = ("steps", "workers", "device", "keep")  # the settings a resumed run may change
@@ -277,15 +278,6 @@ def _color_photo(path: Path) -> bool:
         return False
 
 
-def _view(mode: str):
-    """What the network is shown of each gray input (``restore.view``): None for ``plain``."""
-    from .restore import view
-
-    if mode not in view.MODES:
-        raise ValueError(f"--view must be one of {', '.join(view.MODES)}, not {mode!r}")
-    return view.View.from_pretrained() if mode == "restored" else None
-
-
 def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.TrainingCrops]:
     """Training photos (grayscale ones left out), validation photos, and the training crops."""
     listed = data.list_images(cfg.photos)
@@ -299,7 +291,7 @@ def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.Training
         balance = histograms.rebalancing_weights(data.color_prior(photos), cfg.rebalance)
     crops = data.TrainingCrops(photos, cfg.head, cfg.crop, (cfg.scale_min, cfg.scale_max), cfg.points,
                                cfg.margin, cfg.window, cfg.seed, cfg.cutouts, degraded=cfg.degrade,
-                               balance=balance, soften=cfg.soften, view=_view(cfg.view))  # fmt: skip
+                               balance=balance, soften=cfg.soften, view=view.from_mode(cfg.view))  # fmt: skip
     return photos, val_photos, crops
 
 

@@ -36,16 +36,20 @@ class View:
 
     @staticmethod
     def reduce(light: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """``light`` area-averaged to ``SCALE`` times the processing size ``size``, or itself if smaller."""
-        return reduced(light, (SCALE * size[0], SCALE * size[1]))
+        """``light`` (H, W) area-averaged to ``SCALE`` times the processing size ``size`` (h, w), or
+        itself where that would enlarge it."""
+        h, w = SCALE * size[0], SCALE * size[1]
+        if h >= light.shape[0] or w >= light.shape[1]:
+            return light
+        return cv2.resize(light, (w, h), interpolation=cv2.INTER_AREA)
 
     def restore(self, small: np.ndarray) -> np.ndarray:
         """A reduced photo's lightness (``reduce``) restored: what the network is shown."""
         return self.restorer(small).light
 
 
-def reduced(light: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``light`` (H, W) area-averaged to ``size`` (h, w), or itself where that would enlarge it."""
-    if size[0] >= light.shape[0] or size[1] >= light.shape[1]:
-        return light
-    return cv2.resize(light, size[::-1], interpolation=cv2.INTER_AREA)
+def from_mode(mode: str, device: str | torch.device = "cpu") -> View | None:
+    """The view a ``--view`` mode asks for (None: ``plain``); a ValueError names a mode not in MODES."""
+    if mode not in MODES:
+        raise ValueError(f"view must be one of {', '.join(MODES)}, not {mode!r}")
+    return View.from_pretrained(device) if mode == "restored" else None
