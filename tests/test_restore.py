@@ -88,6 +88,29 @@ def test_telea_fill_and_tiles_cover_a_large_photo(restorer_checkpoint, monkeypat
     assert np.abs(whole - single)[40:-40, 40:-40].max() < 0.05  # tiles overlap by a margin
 
 
+def test_a_scene_restorer_starts_as_its_parent_and_tiles_read_its_scene(restorer_checkpoint, monkeypatch):
+    from autocolor import restore
+    from autocolor.restore.train import start_from
+
+    parent = net.load(restorer_checkpoint)
+    torch.manual_seed(0)
+    child = net.RestoreNet(net.RestorerConfig(stats=parent.config.stats, scene=4))
+    start_from(child, restorer_checkpoint)
+    big = np.random.default_rng(0).random((250, 330), dtype=np.float32)
+    np.testing.assert_array_equal(Restorer(child).run_net(big)[0], Restorer(parent).run_net(big)[0])
+    with torch.no_grad():  # now the scene counts: a brighter thumbnail changes the output
+        child.stem[0].weight[:, -4:] = 0.5
+        x = torch.from_numpy(big)[None, None, :224, :320]
+        thumb = net.thumbnail(x)
+        dim, bright = (child(x, None, t)[0] for t in (0.5 * thumb, 0.5 + 0.5 * thumb))
+        assert (dim - bright).abs().mean() > 1e-5
+    monkeypatch.setattr(restore, "TILE", 96)
+    tiled, _ = Restorer(child).run_net(big)
+    monkeypatch.setattr(restore, "TILE", 4096)
+    whole, _ = Restorer(child).run_net(big)
+    assert np.abs(tiled - whole)[40:-40, 40:-40].max() < 0.05  # every tile sees the scene at its place
+
+
 def test_colorizer_keeps_the_restored_lightness(checkpoint, restorer_checkpoint, light):
     restorer = Restorer.load(restorer_checkpoint)
     rgb = Colorizer.load(checkpoint, restore=restorer).colorize(light)
@@ -138,3 +161,10 @@ def test_train_restorer_resumes_with_its_own_settings_and_names_a_damaged_run(ph
     assert commands.main(["train-restorer", "--resume", "--out", str(run)]) == 2
     err = capsys.readouterr().err.strip()
     assert "state.pt: not a readable restorer run" in err and len(err.splitlines()) == 1
+    grown = tmp_path / "grown"  # a restorer with the scene's features, started from the one above
+    small[small.index("--out") + 1] = str(grown)
+    small.remove("--quantiles"), small.remove("8")  # taken from the parent
+    init = ["--scene", "4", "--init", str(run / "restorer-step-4.pt")]
+    assert commands.main(["train-restorer", *photos, "--steps", "1", *small, *init]) == 0
+    assert net.load(grown / "restorer.pt").config.scene == 4
+    assert len(net.load(grown / "restorer.pt").config.stats) == 8

@@ -107,13 +107,15 @@ class Restorer:
         h, w = light.shape
         full = torch.from_numpy(light)[None, None]
         stats = net_lib.quantiles(full, self.net.config.stats).to(self.device)
+        thumb = net_lib.thumbnail(full).to(self.device)
         clean, prob = np.empty_like(light), np.empty_like(light)
         for y in range(0, h, TILE):
             for x in range(0, w, TILE):
                 y0, x0 = max(0, y - MARGIN), max(0, x - MARGIN)
                 y1, x1 = min(h, y + TILE + MARGIN), min(w, x + TILE + MARGIN)
                 tile = _padded(full[..., y0:y1, x0:x1], self.net.multiple).to(self.device)
-                c, logit = self.net(tile, stats)
+                box = torch.tensor([[y0 / h, x0 / w, (y0 + tile.shape[-2]) / h, (x0 + tile.shape[-1]) / w]])
+                c, logit = self.net(tile, stats, thumb, box.to(self.device))
                 ty, tx = y - y0, x - x0
                 th, tw = min(TILE, h - y), min(TILE, w - x)
                 inner = (0, 0, slice(ty, ty + th), slice(tx, tx + tw))

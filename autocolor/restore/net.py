@@ -6,6 +6,9 @@ soft focus sharpened, defects filled from their surroundings) and the logit of a
 4x4 pixel blocks folded into channels, so no pixel is lost) and coarser ones, which keeps it to
 about 0.15 s a megapixel on two CPU cores; quantiles of the whole photo's lightness enter every
 cell, so that tone can be judged beyond the network's window (tiles of a large photo share them).
+With ``scene`` channels, a small encoder also reads a thumbnail of the whole photo and every cell is
+given its features at the cell's place in the photo: what the scene is (sky, faces, snow) and where
+the light falls off, which quantiles alone do not say.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class RestorerConfig:
     width: int = 48  # channels on the quarter-resolution grid (twice as many on the coarser ones)
     blocks: int = 3  # residual blocks on the eighth-resolution grid
     stats: tuple[float, ...] = QUANTILES  # the lightness quantiles every cell is given
+    scene: int = 0  # channels of the whole-photo thumbnail's features every cell is given (0: none)
 
     def __post_init__(self):
         object.__setattr__(self, "stats", tuple(float(q) for q in self.stats))  # a list, from a checkpoint
@@ -43,6 +47,31 @@ class _Block(nn.Module):
         return x + self.b(F.relu(self.a(x)))
 
 
+THUMB = 128  # side of the whole-photo thumbnail the scene encoder reads
+
+
+class Scene(nn.Module):
+    """Features of a whole-photo thumbnail (B, 1, THUMB, THUMB): a 16 x 16 map, each cell with the
+    photo's global summary added."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.encode = nn.Sequential(
+            _conv(1, 16, 2), nn.ReLU(True), _conv(16, 32, 2), nn.ReLU(True),
+            _conv(32, 64, 2), nn.ReLU(True), _conv(64, 64), nn.ReLU(True),
+        )  # fmt: skip
+        self.local, self.whole = nn.Conv2d(64, c, 1), nn.Linear(64, c)
+
+    def forward(self, thumb: Tensor) -> Tensor:
+        x = self.encode(thumb - 0.5)
+        return F.relu(self.local(x) + self.whole(x.mean((2, 3)))[:, :, None, None])
+
+
+def thumbnail(light: Tensor) -> Tensor:
+    """(B, 1, THUMB, THUMB): the whole photo's lightness, area-resized (aspect not kept)."""
+    return F.interpolate(light, size=(THUMB, THUMB), mode="area")
+
+
 class RestoreNet(nn.Module):
     """Quarter-resolution encoder-decoder with a skip; outputs (restored lightness, defect logit)."""
 
@@ -52,27 +81,47 @@ class RestoreNet(nn.Module):
         super().__init__()
         self.config = config
         w = config.width
-        self.stem = nn.Sequential(_conv(16 + len(config.stats), w), nn.ReLU(True), _conv(w, w), nn.ReLU(True))
+        inputs = 16 + len(config.stats) + config.scene
+        self.stem = nn.Sequential(_conv(inputs, w), nn.ReLU(True), _conv(w, w), nn.ReLU(True))
+        self.scene = Scene(config.scene) if config.scene else None
         self.down = nn.Sequential(_conv(w, 2 * w, 2), nn.ReLU(True))
         self.middle = nn.Sequential(*[_Block(2 * w) for _ in range(config.blocks)])
         self.context = nn.Sequential(_conv(2 * w, 2 * w, 2), nn.ReLU(True), _Block(2 * w))
         self.up = nn.Sequential(_conv(2 * w, w), nn.ReLU(True))
         self.tail = nn.Sequential(_conv(2 * w, w), nn.ReLU(True), _conv(w, 2 * 16))
 
-    def forward(self, light: Tensor, stats: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """``light`` (B, 1, H, W), sides multiples of 32; ``stats`` (B, Q) the photo's quantiles
-        ``config.stats`` (default: this input's). Returns restored lightness and defect logits, each
-        (B, 1, H, W)."""
+    def forward(self, light: Tensor, stats: Tensor | None = None, thumb: Tensor | None = None,
+                box: Tensor | None = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+        """``light`` (B, 1, H, W), sides multiples of 32, a crop of a photo whose quantiles
+        ``config.stats`` are ``stats`` (B, Q), whose ``thumbnail`` is ``thumb`` and in which the crop
+        spans ``box`` (B, 4: top, left, bottom, right as fractions of the photo's sides); by default
+        the input is the whole photo. Returns restored lightness and defect logits, each (B, 1, H, W)."""
         if stats is None:
             stats = quantiles(light, self.config.stats)
         x = F.pixel_unshuffle(light - 0.5, 4)
-        s = (stats - 0.5)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
-        skip = self.stem(torch.cat([x, s], 1))
+        cells = [x, (stats - 0.5)[:, :, None, None].expand(-1, -1, *x.shape[-2:])]
+        if self.scene is not None:
+            thumb = thumbnail(light) if thumb is None else thumb
+            box = light.new_tensor([[0.0, 0.0, 1.0, 1.0]]).expand(len(light), 4) if box is None else box
+            cells.append(_at_cells(self.scene(thumb), box, x.shape[-2:]))
+        skip = self.stem(torch.cat(cells, 1))
         mid = self.middle(self.down(skip))
         mid = mid + _resize(self.context(mid), mid)
         up = self.up(_resize(mid, skip))
         out = F.pixel_shuffle(self.tail(torch.cat([skip, up], 1)), 4)
         return light + out[:, :1], out[:, 1:]
+
+
+def _at_cells(features: Tensor, box: Tensor, size) -> Tensor:
+    """``features`` of whole photos sampled at the centres of a (h, w) grid of cells over ``box``."""
+    h, w = size
+    t = (torch.arange(h, device=box.device, dtype=box.dtype) + 0.5) / h
+    u = (torch.arange(w, device=box.device, dtype=box.dtype) + 0.5) / w
+    ys = box[:, 0, None] + t * (box[:, 2] - box[:, 0])[:, None]  # (B, h) fractions of the photo
+    xs = box[:, 1, None] + u * (box[:, 3] - box[:, 1])[:, None]
+    grid = torch.stack(torch.broadcast_tensors(xs[:, None, :], ys[:, :, None]), -1) * 2 - 1
+    grid = grid.to(features.dtype)
+    return F.grid_sample(features, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def _resize(x: Tensor, like: Tensor) -> Tensor:

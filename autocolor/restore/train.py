@@ -50,6 +50,7 @@ class RestorerTrainConfig:
     save_every: int = 250
     seed: int = 0
     workers: int = 1
+    init: str = ""  # a restorer checkpoint to start from (layers that fit are copied)
     net: net_lib.RestorerConfig = net_lib.RestorerConfig()
 
 
@@ -69,7 +70,8 @@ def load_lightness(path: Path, max_side: int = 1024) -> np.ndarray | None:
 
 
 class AgedCrops(Dataset):
-    """Item n: (aged crop, clean crop, defect mask, the aged photo's quantiles)."""
+    """Item n: (aged crop, clean crop, defect mask, the aged photo's quantiles, its thumbnail, the
+    crop's box in it)."""
 
     def __init__(self, photos: list[np.ndarray], cfg: RestorerTrainConfig):
         self.photos = [p for p in photos if min(p.shape) >= cfg.crop]
@@ -98,18 +100,39 @@ class AgedCrops(Dataset):
         h, w = clean.shape
         y, x = int(rng.integers(0, h - cfg.crop + 1)), int(rng.integers(0, w - cfg.crop + 1))
         cut = (slice(y, y + cfg.crop), slice(x, x + cfg.crop))
-        stats = net_lib.quantiles(torch.from_numpy(light)[None, None], cfg.net.stats)[0]
-        return (torch.from_numpy(light[cut].copy())[None], torch.from_numpy(clean[cut].copy())[None],
-                torch.from_numpy(aged.defects()[cut].copy())[None], stats)  # fmt: skip
+        whole = torch.from_numpy(light)[None, None]
+        stats = net_lib.quantiles(whole, cfg.net.stats)[0]
+        box = torch.tensor([y / h, x / w, (y + cfg.crop) / h, (x + cfg.crop) / w])
+        pair = (torch.from_numpy(light[cut].copy())[None], torch.from_numpy(clean[cut].copy())[None])
+        defects = torch.from_numpy(aged.defects()[cut].copy())[None]
+        return (*pair, defects, stats, net_lib.thumbnail(whole)[0], box)
 
 
 def loss_terms(net, batch, cfg: RestorerTrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
-    light, clean, cover, stats = batch
-    restored, logit = net(light, stats)
+    light, clean, cover, stats, thumb, box = batch
+    restored, logit = net(light, stats, thumb, box)
     defect = (cover > DEFECT).float()
     l1 = ((restored - clean).abs() * (1 + cfg.defect_weight * defect)).mean()
     bce = F.binary_cross_entropy_with_logits(logit, defect)
     return l1 + cfg.mask_weight * bce, {"l1": l1.item(), "bce": bce.item()}
+
+
+def start_from(net: net_lib.RestoreNet, path: str) -> None:
+    """Copy a restorer checkpoint's weights into ``net``; the stem's inputs it lacks (the scene's
+    features) start at zero weight, so ``net`` starts as the checkpoint's restorer."""
+    parent = net_lib.load(path)
+    if parent.config.stats != net.config.stats:
+        raise ValueError(f"{path}: its restorer reads {len(parent.config.stats)} quantiles, not these")
+    old, own = parent.state_dict(), net.state_dict()
+    for key, value in old.items():
+        if key in own and own[key].shape == value.shape:
+            own[key] = value
+        elif key in own and own[key].shape[1] > value.shape[1] and own[key].shape[0] == value.shape[0]:
+            own[key] = torch.zeros_like(own[key])
+            own[key][:, : value.shape[1]] = value
+        else:
+            raise ValueError(f"{path}: its {key} does not fit this restorer")
+    net.load_state_dict(own)
 
 
 def _lr(step: int, cfg: RestorerTrainConfig) -> float:
@@ -148,6 +171,8 @@ def train(cfg: RestorerTrainConfig, resume: bool = False, progress: bool = True)
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         step = int(state["step"])
+    elif cfg.init:
+        start_from(net, cfg.init)
     paths = tqdm(crops.list_images(cfg.photos), desc="reading photos", disable=not progress)
     photos = [a for a in map(load_lightness, paths) if a is not None]
     data = AgedCrops(photos, cfg)
@@ -189,6 +214,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quantiles", type=int, default=0,
                    help="lightness quantiles given to every cell, evenly spaced from 0.5 %% to 99.5 %% "
                    "(default: 1, 10, 50, 90 and 99 %%)")  # fmt: skip
+    p.add_argument("--scene", type=int, default=0,
+                   help="channels of whole-photo scene features each cell is given (default: 0)")  # fmt: skip
+    p.add_argument("--init", default="",
+                   help="restorer checkpoint to start from: its weights, and its quantiles unless "
+                   "--quantiles is given")  # fmt: skip
     p.add_argument("--defect-weight", type=float, default=4.0, help="extra L1 weight of defect pixels")
     p.add_argument("--clean", type=float, default=0.2, help="share of samples left unaged (default 0.2)")
     p.add_argument("--resume", action="store_true",
@@ -198,13 +228,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     stats = tuple(np.linspace(0.005, 0.995, args.quantiles).round(4)) if args.quantiles else net_lib.QUANTILES
-    net = net_lib.RestorerConfig(stats=stats)
-    cfg = RestorerTrainConfig(tuple(args.photos), args.out, args.steps, args.batch, lr=args.lr,
-                              defect_weight=args.defect_weight, clean=args.clean, save_every=args.save_every,
-                              seed=args.seed, workers=args.workers, net=net)  # fmt: skip
     try:
+        if args.init and not args.quantiles and not args.resume:  # the parent's quantiles, unless told
+            stats = net_lib.load(args.init).config.stats
+        net = net_lib.RestorerConfig(stats=stats, scene=args.scene)
+        cfg = RestorerTrainConfig(tuple(args.photos), args.out, args.steps, args.batch, lr=args.lr,
+                                  defect_weight=args.defect_weight, clean=args.clean,
+                                  save_every=args.save_every, seed=args.seed, workers=args.workers,
+                                  init=args.init, net=net)  # fmt: skip
         print(train(cfg, resume=args.resume))
-    except ValueError as err:
+    except (ValueError, model_lib.CheckpointError) as err:
         print(f"autocolor train-restorer: error: {err}", file=sys.stderr)
         return 2
     return 0
