@@ -28,7 +28,8 @@ restoration, the photo restorer frame by frame, temporal restoration (``autocolo
 * flicker: the standard deviation over time of each frame's mean lightness error, as a share of the
   aged film's;
 * colour dB: the colour part only (RGB minus its channel mean) against the original's, PSNR minus
-  that of leaving the frame gray;
+  that of leaving the frame gray; the mean over clips and the median clip (a clip whose truth is
+  nearly gray, coloured wrongly, moves the mean by a dB);
 * warping error of the colorized film (as above) and restoration frames per second.
 
     python benchmarks/video.py --aged data/val --clips 8 --frames 36 .../tree.avi    # choose
@@ -168,8 +169,9 @@ def score_aged(colorizer: Colorizer, restorer: Restorer, clips) -> list[list]:
         _colour(got[CLEAN], colorizer, truth, originals)
     formats = {"light": "{:+.2f}", "defect": "{:+.2f}", "flicker": "{:.2f}", "colour": "{:+.2f}"}
     mean = lambda g, k, f: f.format(np.mean(g[k])) if g[k] else "–"  # noqa: E731
-    return [[name, *(mean(g, k, f) for k, f in formats.items()), f"{1e3 * np.mean(g['warp']):.3f}",
-             f"{np.median(g['fps']):.1f}" if g["fps"] else "–"] for name, g in got.items()]  # fmt: skip
+    return [[name, *(mean(g, k, f) for k, f in formats.items()), f"{np.median(g['colour']):+.2f}",
+             f"{1e3 * np.mean(g['warp']):.3f}", f"{np.median(g['fps']):.1f}" if g["fps"] else "–"]
+            for name, g in got.items()]  # fmt: skip
 
 
 CLEAN = "(the clean frames made gray, for reference)"
@@ -234,9 +236,10 @@ def main() -> None:
     p.add_argument("--aged", type=Path, metavar="PHOTOS", help="old films: pans over these photos, aged")
     p.add_argument("--clips", type=int, default=8, help="--aged: pans over this many photos (default: 8)")
     p.add_argument("--seed", type=int, default=0, help="--aged: the ageing's seed (default: 0)")
+    p.add_argument("--weights", help="colorizer checkpoint (default: the bundled --backbone)")
     p.add_argument("--restorer", help="--aged: restorer checkpoint (default: the bundled one)")
     a = p.parse_args()
-    colorizer = Colorizer.from_pretrained(a.backbone)
+    colorizer = Colorizer.load(a.weights) if a.weights else Colorizer.from_pretrained(a.backbone)
     print(f"model: {colorizer.net.config.backbone}")
     if a.aged:
         restorer = Restorer.load(a.restorer) if a.restorer else Restorer.from_pretrained()
@@ -244,7 +247,7 @@ def main() -> None:
         if a.strip:
             aged_strip(colorizer, restorer, clips[-1], a.strip)
         columns = ["restoration", "lightness dB", "defect pixels dB", "flicker (share of aged)", "colour dB",
-                   "warping error ×1e3", "restoration frames/s"]  # fmt: skip
+                   "colour dB, median clip", "warping error ×1e3", "restoration frames/s"]  # fmt: skip
         print(table(columns, score_aged(colorizer, restorer, clips)))
         if not a.no_speed:
             print(speed_table(colorizer, restorer, a.videos, a.frames or 60, a.runs))
