@@ -38,7 +38,7 @@ class View:
     def reduce(light: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """``light`` (H, W) area-averaged to ``SCALE`` times the processing size ``size`` (h, w), or
         itself where that would enlarge it."""
-        h, w = SCALE * size[0], SCALE * size[1]
+        h, w = round(SCALE * size[0]), round(SCALE * size[1])
         if h >= light.shape[0] or w >= light.shape[1]:
             return light
         return cv2.resize(light, (w, h), interpolation=cv2.INTER_AREA)
