@@ -48,11 +48,12 @@ def _restorer(restore, device: torch.device):
     return restore_lib.Restorer.from_pretrained("all" if restore is True else restore, device=device)
 
 
-def _view(view: str, device: torch.device):
-    """What the network is shown (``restore.view``) for the ``view`` argument of ``Colorizer``."""
+def _view(view: str, device: torch.device, restoring: bool = False):
+    """What the network is shown (``restore.view``) for the ``view`` argument of ``Colorizer``; None
+    when it is plain, or when the photo is restored first (``restoring``: the view would go unused)."""
     from .restore import view as view_lib
 
-    return view_lib.from_mode(view, device)
+    return view_lib.from_mode(view, device, unused=restoring)
 
 
 class ModelNotAvailable(FileNotFoundError):
@@ -142,7 +143,8 @@ class Colorizer:
         self.guided, self.guide_radius, self.guide_eps, self.seed = guided, guide_radius, guide_eps, seed
         self.spread, self.match = spread, match
         self.restorer = _restorer(restore, self.device)
-        self.view = _view(view, self.device)
+        self.view_mode = view
+        self.view = _view(view, self.device, restoring=self.restorer is not None)
         self.engine = engine
         self._dense = engines.dense(self.net, engine, self.device)
 
@@ -313,12 +315,14 @@ class Colorizer:
         not at all)."""
         other = copy.copy(self)
         other.restorer = _restorer(restore, self.device)
+        if other.view is None and other.restorer is None:  # no longer restoring: the view is used again
+            other.view = _view(self.view_mode, self.device)
         return other
 
     def with_view(self, view: str) -> Colorizer:
         """This colorizer, its network shared, showing the network ``view`` (as in ``Colorizer``)."""
         other = copy.copy(self)
-        other.view = _view(view, self.device)
+        other.view_mode, other.view = view, _view(view, self.device, restoring=self.restorer is not None)
         return other
 
     def restored(self, photo: imagefile.Photo) -> imagefile.Photo:

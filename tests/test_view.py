@@ -75,3 +75,11 @@ def test_training_crops_show_the_network_the_view(photo_dir):
         assert not np.allclose(item["light"].numpy(), 0.25)  # the targets' lightness stays the photo's
     assert all(size == (96, 96) and shape[0] >= 96 for shape, size in seen)
     assert any(shape[0] > 96 for shape, _ in seen)  # an aged crop is restored at its scan resolution
+
+
+def test_a_restoring_colorizer_loads_no_view_until_it_stops_restoring(checkpoint, restorer_checkpoint):
+    restoring = Colorizer.load(checkpoint, restore=Restorer.load(restorer_checkpoint))
+    assert restoring.view is None and restoring.view_mode == "restored"  # the restorer is not loaded twice
+    assert restoring.with_restorer(None).view is not None
+    with pytest.raises(ValueError, match="bogus"):
+        Colorizer.load(checkpoint, restore=Restorer.load(restorer_checkpoint), view="bogus")

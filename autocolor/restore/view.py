@@ -48,8 +48,9 @@ class View:
         return self.restorer(small).light
 
 
-def from_mode(mode: str, device: str | torch.device = "cpu") -> View | None:
-    """The view a ``--view`` mode asks for (None: ``plain``); a ValueError names a mode not in MODES."""
+def from_mode(mode: str, device: str | torch.device = "cpu", unused: bool = False) -> View | None:
+    """The view a ``--view`` mode asks for (None: ``plain``, or ``unused``: the mode is checked, nothing
+    loaded); a ValueError names a mode not in MODES."""
     if mode not in MODES:
         raise ValueError(f"view must be one of {', '.join(MODES)}, not {mode!r}")
-    return View.from_pretrained(device) if mode == "restored" else None
+    return View.from_pretrained(device) if mode == "restored" and not unused else None
