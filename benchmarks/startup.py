@@ -54,7 +54,10 @@ def main() -> None:
             "autocolor -V": [*tool, "-V"],
             "autocolor (a usage error)": [*tool, str(args.photo), "--boost", "much"],
             "autocolor PHOTO -o out.png": [*tool, str(args.photo), "-o", str(out), "--overwrite", "-q"],
-        }
+            "autocolor PHOTO -o out.png --restore": [
+                *tool, str(args.photo), "-o", str(out), "--overwrite", "-q", "--restore",
+            ],
+        }  # fmt: skip
         times: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.runs):
             for name, cmd in cases.items():
