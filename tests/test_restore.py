@@ -98,6 +98,9 @@ def test_a_scene_restorer_starts_as_its_parent_and_tiles_read_its_scene(restorer
     start_from(child, restorer_checkpoint)
     big = np.random.default_rng(0).random((250, 330), dtype=np.float32)
     np.testing.assert_array_equal(Restorer(child).run_net(big)[0], Restorer(parent).run_net(big)[0])
+    narrow = net.RestoreNet(net.RestorerConfig(width=16, stats=parent.config.stats))
+    with pytest.raises(ValueError, match="stem.0.weight"):  # a network of another shape is named
+        start_from(narrow, restorer_checkpoint)
     with torch.no_grad():  # now the scene counts: a brighter thumbnail changes the output
         child.stem[0].weight[:, -4:] = 0.5
         x = torch.from_numpy(big)[None, None, :224, :320]

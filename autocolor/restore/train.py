@@ -127,12 +127,18 @@ def start_from(net: net_lib.RestoreNet, path: str) -> None:
     for key, value in old.items():
         if key in own and own[key].shape == value.shape:
             own[key] = value
-        elif key in own and own[key].shape[1] > value.shape[1] and own[key].shape[0] == value.shape[0]:
+        elif key in own and _more_inputs(own[key], value):  # the stem's first convolution
             own[key] = torch.zeros_like(own[key])
             own[key][:, : value.shape[1]] = value
         else:
             raise ValueError(f"{path}: its {key} does not fit this restorer")
     net.load_state_dict(own)
+
+
+def _more_inputs(weight: torch.Tensor, parent: torch.Tensor) -> bool:
+    """Whether ``weight`` is a convolution's ``parent`` with more input channels."""
+    same_outputs = weight.dim() == parent.dim() > 1 and weight.shape[0] == parent.shape[0]
+    return same_outputs and weight.shape[1] > parent.shape[1] and weight.shape[2:] == parent.shape[2:]
 
 
 def _lr(step: int, cfg: RestorerTrainConfig) -> float:
