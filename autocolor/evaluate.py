@@ -200,7 +200,7 @@ def evaluate(photos: list[Path], methods: dict, out: Path, gray_kind: str = "mea
 
 
 def parser() -> argparse.ArgumentParser:
-    from .options import add_decoding_flags
+    from .options import add_decoding_flags, add_view_flag
 
     p = argparse.ArgumentParser(
         prog="autocolor evaluate",
@@ -226,12 +226,7 @@ def parser() -> argparse.ArgumentParser:
         default="mean",
         help="how photos are made gray: (R+G+B)/3 or Rec. 601 luma (default mean)",
     )
-    p.add_argument(
-        "--view",
-        choices=("restored", "plain"),
-        default="restored",
-        help="what the network is shown of each photo, as autocolor's --view (default restored)",
-    )
+    add_view_flag(p)
     p.add_argument("--limit", type=int, default=0, help="only the first N photos (default 0: all)")
     p.add_argument("--sheet", type=int, default=12, help="photos in the contact sheet (default 12)")
     p.add_argument(

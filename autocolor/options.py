@@ -134,3 +134,14 @@ def add_restore_flags(p: argparse.ArgumentParser, film: bool = False) -> None:
     p.add_argument("--restore", nargs="?", const="all", type=restore_parts, metavar="PARTS",
                    help=FILM_RESTORE_HELP if film else RESTORE_HELP)  # fmt: skip
     p.add_argument("--restorer", metavar="FILE", help="restorer checkpoint (default: the bundled one)")
+
+
+VIEWS = ("restored", "plain")  # what the colorizer's network is shown (restore.view)
+
+
+def add_view_flag(p: argparse.ArgumentParser) -> None:
+    """``--view``, shared by the colorizing commands and ``evaluate``."""
+    p.add_argument("--view", choices=VIEWS, default=VIEWS[0],
+                   help="what the network is shown of a photo not restored by --restore: restored (faded "
+                   "tones and uneven light corrected, for its eyes only: colours that survive age) or plain; "
+                   "the output keeps the photo's own lightness either way (default restored)")  # fmt: skip

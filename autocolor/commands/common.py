@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..bundled import BUNDLED, DEFAULT_BACKBONE
-from ..options import number
+from ..options import add_view_flag, number
 
 
 def fail(msg: str, code: int = 2, command: str = "autocolor") -> int:
@@ -26,10 +26,7 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="where the network runs: torch, or onnx (ONNX Runtime on the CPU, needs "
                    "autocolor[onnx]: about twice as fast once a photo size has been seen, 1.6 s more "
                    "for each new size; for batches of like scans) (default torch)")  # fmt: skip
-    p.add_argument("--view", choices=("restored", "plain"), default="restored",
-                   help="what the network is shown of a photo not restored by --restore: restored (faded "
-                   "tones and uneven light corrected, for its eyes only: colours that survive age) or plain; "
-                   "the output keeps the photo's own lightness either way (default restored)")  # fmt: skip
+    add_view_flag(p)
 
 
 def _ray_address(text: str) -> str:

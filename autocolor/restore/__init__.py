@@ -107,7 +107,7 @@ class Restorer:
         h, w = light.shape
         full = torch.from_numpy(light)[None, None]
         stats = net_lib.quantiles(full, self.net.config.stats).to(self.device)
-        thumb = net_lib.thumbnail(full).to(self.device)
+        thumb = net_lib.thumbnail(full).to(self.device) if self.net.scene is not None else None
         clean, prob = np.empty_like(light), np.empty_like(light)
         for y in range(0, h, TILE):
             for x in range(0, w, TILE):

@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import torch
 
+from ..options import VIEWS as MODES
 from . import Restorer
 
 SCALE = 2  # the view is restored at this multiple of the network's processing size
-MODES = ("restored", "plain")
 
 
 class View:
