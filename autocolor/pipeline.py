@@ -112,7 +112,8 @@ class Colorizer:
     network is shown of a photo that is not restored: ``"restored"`` (the restorer's levels at twice
     the processing size, ``restore.view``: colours that survive fading and grain) or ``"plain"``; the
     output keeps the photo's own lightness either way. ``engine``: ``"torch"``,
-    or ``"onnx"`` (ONNX Runtime, CPU, extra ``[onnx]``: faster on batches of photos of one size).
+    ``"onnx"`` (ONNX Runtime, extra ``[onnx]``) or ``"openvino"`` (OpenVINO, extra ``[openvino]``): CPU
+    only, faster on batches of photos of one size.
     """
 
     def __init__(

@@ -92,8 +92,9 @@ def main() -> None:
         "--engines",
         nargs="+",
         default=["torch"],
-        choices=("torch", "onnx"),
-        help="where autocolor's network runs (onnx: ONNX Runtime, exported before timing)",
+        choices=engines.ENGINES,
+        help="where autocolor's network runs (onnx: ONNX Runtime, openvino: OpenVINO; both exported "
+        "before timing)",
     )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
