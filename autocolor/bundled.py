@@ -12,7 +12,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 BUNDLED = ("effnet-lite2", "effnet-lite0")  # colorizers shipped in WEIGHTS_DIR: the default, then the faster
 DEFAULT_BACKBONE = BUNDLED[0]
 RESTORER = WEIGHTS_DIR / "autocolor-restorer.pt"
-VERSIONS = {"effnet-lite2": "0.5", "effnet-lite0": "0.3", "restorer": "0.6"}
+VERSIONS = {"effnet-lite2": "0.6", "effnet-lite0": "0.3", "restorer": "0.6"}
 
 
 def colorizer_weights(backbone: str = DEFAULT_BACKBONE) -> Path:
