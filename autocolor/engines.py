@@ -1,12 +1,14 @@
-"""Where the network's dense pass runs: PyTorch itself, ONNX Runtime (extra ``[onnx]``) or OpenVINO
-(extra ``[openvino]``).
+"""Where the networks run: PyTorch itself, ONNX Runtime (extra ``[onnx]``) or OpenVINO (extra
+``[openvino]``), for the colorizer's dense pass (``dense``) and the restorer's (``restorer``).
 
-On a CPU, ONNX Runtime runs the same network in about 0.65 of PyTorch's time and OpenVINO in 0.45
-(docs/benchmarks.md). Both take the network as an ONNX graph traced for one input size at a time (its
-grid geometry is fixed per size), so the first photo of a size pays about 1.6 s to export, and the next
-photos of that size reuse the compiled graph: these engines pay off on batches whose scans share a
-size, as an archive's usually do. Outputs agree with PyTorch's to about 1e-4; PNG bytes are not the same
-as PyTorch's.
+On a CPU, ONNX Runtime runs the colorizer in about 0.65 of PyTorch's time and OpenVINO in 0.45
+(docs/benchmarks.md). Both take a network as an ONNX graph. The colorizer's is traced for one input
+size at a time (its grid geometry is fixed per size), so the first photo of a size pays about 1.6 s to
+export, and the next photos of that size reuse the compiled graph: these engines pay off on batches
+whose scans share a size, as an archive's usually do. The restorer's graph takes any size and is
+exported once. Outputs agree with PyTorch's to about 1e-4, except where OpenVINO computes in bfloat16
+(its default on processors with bfloat16 units): a colour or a restored lightness moves by a level or
+two of 255 there. PNG bytes are not the same as PyTorch's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -26,6 +29,7 @@ EXTRAS = {"onnx": ("ONNX Runtime", "pip install 'autocolor[onnx]'"),
 SIZES_KEPT = 8  # input sizes whose compiled graphs are kept (least recently used dropped first)
 
 Dense = Callable[[Tensor], tuple[dict[str, Tensor], Tensor]]  # input -> (logits by name, hidden layer)
+Restore = Callable[..., tuple[Tensor, Tensor]]  # (tile, stats, thumb, box) -> (restored, defect logit)
 
 
 class EngineError(ValueError):
@@ -33,14 +37,26 @@ class EngineError(ValueError):
 
 
 def dense(net: nn.Module, engine: str, device: torch.device) -> Dense:
-    """The dense pass of ``net`` (``dense_with_features``) on ``engine``."""
+    """The colorizer ``net``'s dense pass (``dense_with_features``) on ``engine``."""
     if engine == "torch":
         return lambda x: net.dense_with_features(x)  # looked up at each call (a patch, a subclass)
+    return PerSize(net, runtime(engine, device))
+
+
+def restorer(net: nn.Module, engine: str, device: torch.device) -> Restore:
+    """The restorer ``net``'s pass (``RestoreNet.forward``) on ``engine``, one graph for all sizes."""
+    if engine == "torch":
+        return net
+    return AnySize(net, runtime(engine, device))
+
+
+def runtime(engine: str, device: torch.device, threads: int | None = None):
+    """The runtime behind ``engine``; an EngineError says in one line why it cannot run here."""
     if engine not in EXTRAS:
         raise EngineError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
     if device.type != "cpu":
         raise EngineError(f"the {engine} engine runs on the CPU, not {device.type}")
-    runtime, extra = EXTRAS[engine]
+    name, extra = EXTRAS[engine]
     try:
         import onnx  # noqa: F401  (the exporter writes with it)
 
@@ -49,12 +65,67 @@ def dense(net: nn.Module, engine: str, device: torch.device) -> Dense:
         else:
             import openvino  # noqa: F401
     except ImportError:
-        raise EngineError(f"the {engine} engine needs {runtime}: {extra}") from None
-    return (OnnxDense if engine == "onnx" else OpenVinoDense)(net)
+        raise EngineError(f"the {engine} engine needs {name}: {extra}") from None
+    return (OnnxRuntime if engine == "onnx" else OpenVino)(threads or torch.get_num_threads())
+
+
+def _onnx(module: nn.Module, args: tuple[Tensor, ...], dynamic: dict | None = None) -> bytes:
+    """``module`` traced on ``args`` as an ONNX graph (inputs in0, in1, ...)."""
+    import warnings
+
+    names = [f"in{i}" for i in range(len(args))]
+    buffer = stdio.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent branches
+        torch.onnx.export(module, args, buffer, input_names=names, dynamic_axes=dynamic, dynamo=False,
+                          opset_version=17)  # fmt: skip
+    return buffer.getvalue()
+
+
+class OnnxRuntime:
+    """ONNX Runtime's CPU provider: compiles a graph into a session and runs it."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+
+    def compile(self, graph: bytes):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # no busy-waiting between runs: the rest of the pipeline (torch, numpy) needs the cores then
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+    def run(self, session, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return session.run(None, {f"in{i}": x for i, x in enumerate(inputs)})
+
+
+class OpenVino:
+    """OpenVINO's CPU plugin, tuned for one photo at a time. It computes in bfloat16 on processors
+    with bfloat16 units (its default there)."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self.lock = threading.Lock()  # a compiled graph has one request, which runs one input at a time
+
+    def compile(self, graph: bytes):
+        import openvino as ov
+
+        config = {"INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "LATENCY"}
+        model = ov.convert_model(stdio.BytesIO(graph))
+        return ov.Core().compile_model(model, "CPU", config).create_infer_request()
+
+    def run(self, request, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        with self.lock:  # the outputs read in place and copied once (the request reuses its buffers)
+            feeds = dict(enumerate(inputs))
+            return [o.copy() for o in request.infer(feeds, share_inputs=True, share_outputs=True).values()]
 
 
 class _Outputs(nn.Module):
-    """The network's dense pass as a flat tuple (ONNX graphs return tensors, not dicts)."""
+    """The colorizer's dense pass as a flat tuple (ONNX graphs return tensors, not dicts)."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
@@ -65,82 +136,53 @@ class _Outputs(nn.Module):
         return (*(logits[n] for n in sorted(logits)), hidden)
 
 
-class _PerSize:
-    """``net``'s dense pass as an ONNX graph compiled by a runtime, one per input size (on first use).
-    Subclasses say how a runtime compiles the graph (``_compile``) and runs it (``_run``)."""
+class PerSize:
+    """The colorizer's dense pass compiled by ``runtime``, one graph per input size (on first use)."""
 
-    def __init__(self, net: nn.Module, threads: int | None = None):
+    def __init__(self, net: nn.Module, runtime):
         # the wrapper in eval mode too: the exporter restores the traced module's mode afterwards, and a
         # wrapper left in training mode would put the shared network in training mode with it
-        self.module, self.threads = _Outputs(net).eval(), threads
+        self.module, self.runtime = _Outputs(net).eval(), runtime
         self.compiled: OrderedDict[tuple[int, ...], tuple[object, list[str]]] = OrderedDict()
 
     def __call__(self, x: Tensor) -> tuple[dict[str, Tensor], Tensor]:
         graph, names = self._graph(x)
-        outs = [torch.from_numpy(o) for o in self._run(graph, x.cpu().numpy())]
+        outs = [torch.from_numpy(o) for o in self.runtime.run(graph, [x.cpu().numpy()])]
         return dict(zip(names, outs[:-1], strict=True)), outs[-1]
 
     def _graph(self, x: Tensor) -> tuple[object, list[str]]:
         key = tuple(x.shape)
         if key not in self.compiled:
-            self.compiled[key] = self._export(x)
+            with torch.no_grad():
+                names = sorted(self.module.net.dense_with_features(x)[0])
+            self.compiled[key] = self.runtime.compile(_onnx(self.module, (x,))), names
             if len(self.compiled) > SIZES_KEPT:
                 self.compiled.popitem(last=False)
         self.compiled.move_to_end(key)
         return self.compiled[key]
 
-    def _export(self, x: Tensor) -> tuple[object, list[str]]:
-        import warnings
 
-        with torch.no_grad():
-            logits, _ = self.module.net.dense_with_features(x)
-        buffer = stdio.BytesIO()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent branches: one size
-            torch.onnx.export(self.module, (x,), buffer, input_names=["x"], dynamo=False, opset_version=17)
-        return self._compile(buffer.getvalue()), sorted(logits)
+class _Restore(nn.Module):
+    """The restorer's pass with the inputs its network reads (the scene's only when it has one)."""
 
-    def _compile(self, graph: bytes) -> object:  # pragma: no cover - interface
-        raise NotImplementedError
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
 
-    def _run(self, compiled, x):  # pragma: no cover - interface
-        raise NotImplementedError
+    def forward(self, light: Tensor, stats: Tensor, *scene: Tensor) -> tuple[Tensor, Tensor]:
+        return self.net(light, stats, *scene)
 
 
-class OnnxDense(_PerSize):
-    """``net``'s dense pass in ONNX Runtime."""
+class AnySize:
+    """The restorer's pass compiled by ``runtime`` once, for tiles of any height and width."""
 
-    def _compile(self, graph: bytes):
-        import onnxruntime as ort
+    def __init__(self, net: nn.Module, runtime):
+        self.module, self.runtime, self.graph = _Restore(net).eval(), runtime, None
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # no busy-waiting between runs: the rest of the pipeline (torch, numpy) needs the cores then
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-
-    def _run(self, session, x):
-        return session.run(None, {"x": x})
-
-
-class OpenVinoDense(_PerSize):
-    """``net``'s dense pass in OpenVINO's CPU plugin, tuned for one photo at a time. OpenVINO computes
-    in bfloat16 on processors with bfloat16 units (its default there): a pixel moves by a level or two."""
-
-    def __init__(self, net: nn.Module, threads: int | None = None):
-        super().__init__(net, threads)
-        self.lock = threading.Lock()  # one request per size, and a request runs one photo at a time
-
-    def _compile(self, graph: bytes):
-        import openvino as ov
-
-        threads = self.threads or torch.get_num_threads()
-        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
-        model = ov.convert_model(stdio.BytesIO(graph))
-        return ov.Core().compile_model(model, "CPU", config).create_infer_request()
-
-    def _run(self, request, x):
-        with self.lock:  # the outputs read in place and copied once (the request reuses its buffers)
-            return [o.copy() for o in request.infer({0: x}, share_inputs=True, share_outputs=True).values()]
+    def __call__(self, light: Tensor, stats: Tensor, thumb=None, box=None) -> tuple[Tensor, Tensor]:
+        inputs = (light, stats) if self.module.net.scene is None else (light, stats, thumb, box)
+        if self.graph is None:
+            dynamic = {"in0": {2: "height", 3: "width"}}
+            self.graph = self.runtime.compile(_onnx(self.module, tuple(x.cpu() for x in inputs), dynamic))
+        clean, logit = self.runtime.run(self.graph, [x.cpu().numpy() for x in inputs])
+        return torch.from_numpy(clean), torch.from_numpy(logit)

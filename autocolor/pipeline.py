@@ -37,7 +37,7 @@ from .prediction import FEATURE_DIMS, Prediction, processing_size, project_featu
 CHUNK_PIXELS = 1 << 16  # full-resolution pixels coloured at a time (their planes stay in cache)
 
 
-def _restorer(restore, device: torch.device):
+def _restorer(restore, device: torch.device, engine: str = "torch"):
     """A ``restore.Restorer`` from the ``restore`` argument of ``Colorizer``."""
     if restore is None or restore is False:
         return None
@@ -45,15 +45,16 @@ def _restorer(restore, device: torch.device):
 
     if isinstance(restore, restore_lib.Restorer):
         return restore
-    return restore_lib.Restorer.from_pretrained("all" if restore is True else restore, device=device)
+    parts = "all" if restore is True else restore
+    return restore_lib.Restorer.from_pretrained(parts, device=device, engine=engine)
 
 
-def _view(view: str, device: torch.device, restoring: bool = False):
+def _view(view: str, device: torch.device, restoring: bool = False, engine: str = "torch"):
     """What the network is shown (``restore.view``) for the ``view`` argument of ``Colorizer``; None
     when it is plain, or when the photo is restored first (``restoring``: the view would go unused)."""
     from .restore import view as view_lib
 
-    return view_lib.from_mode(view, device, unused=restoring)
+    return view_lib.from_mode(view, device, unused=restoring, engine=engine)
 
 
 class ModelNotAvailable(FileNotFoundError):
@@ -111,9 +112,9 @@ class Colorizer:
     output then keeps the restored lightness (None: the photo's own, exactly). ``view``: what the
     network is shown of a photo that is not restored: ``"restored"`` (the restorer's levels at twice
     the processing size, ``restore.view``: colours that survive fading and grain) or ``"plain"``; the
-    output keeps the photo's own lightness either way. ``engine``: ``"torch"``,
-    ``"onnx"`` (ONNX Runtime, extra ``[onnx]``) or ``"openvino"`` (OpenVINO, extra ``[openvino]``): CPU
-    only, faster on batches of photos of one size.
+    output keeps the photo's own lightness either way. ``engine``: where the network, its view and the
+    restorer run: ``"torch"``, ``"onnx"`` (ONNX Runtime, extra ``[onnx]``) or ``"openvino"`` (OpenVINO,
+    extra ``[openvino]``): CPU only, faster on batches of photos of one size.
     """
 
     def __init__(
@@ -143,11 +144,11 @@ class Colorizer:
         self.decode_param = DecodeParam.parse(param, temperature, boost, fade)
         self.guided, self.guide_radius, self.guide_eps, self.seed = guided, guide_radius, guide_eps, seed
         self.spread, self.match = spread, match
-        self.restorer = _restorer(restore, self.device)
-        self.view_mode = view
-        self.view = _view(view, self.device, restoring=self.restorer is not None)
         self.engine = engine
         self._dense = engines.dense(self.net, engine, self.device)
+        self.restorer = _restorer(restore, self.device, engine)
+        self.view_mode = view
+        self.view = _view(view, self.device, restoring=self.restorer is not None, engine=engine)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> Colorizer:
@@ -315,15 +316,16 @@ class Colorizer:
         """This colorizer, its network shared, restoring with ``restore`` (as in ``Colorizer``; None:
         not at all)."""
         other = copy.copy(self)
-        other.restorer = _restorer(restore, self.device)
+        other.restorer = _restorer(restore, self.device, self.engine)
         if other.view is None and other.restorer is None:  # no longer restoring: the view is used again
-            other.view = _view(self.view_mode, self.device)
+            other.view = _view(self.view_mode, self.device, engine=self.engine)
         return other
 
     def with_view(self, view: str) -> Colorizer:
         """This colorizer, its network shared, showing the network ``view`` (as in ``Colorizer``)."""
         other = copy.copy(self)
-        other.view_mode, other.view = view, _view(view, self.device, restoring=self.restorer is not None)
+        restoring = self.restorer is not None
+        other.view_mode, other.view = view, _view(view, self.device, restoring, self.engine)
         return other
 
     def restored(self, photo: imagefile.Photo) -> imagefile.Photo:

@@ -135,25 +135,27 @@ def score_clean(restorer, colorizers: dict, folder: Path) -> list[list]:
     return rows
 
 
-def timing(folder: Path, restorer_path: str | None, runs: int) -> str:
-    """Restoration of a 1 MP photo, each row's median time and its ratio to the colorizer's network
-    on the same photo (measured in the same rounds)."""
+def timing(folder: Path, restorer_path: str | None, runs: int, engines: list[str]) -> str:
+    """Restoration of a 1 MP photo, each row's median time and its ratio to the colorizer's work on
+    the same photo (its view, network and full resolution, measured in the same rounds)."""
     rgb = imagefile.to_rgb(list_images([folder])[0])
     light = cv2.resize(rgb.mean(axis=2), (1152, 864), interpolation=cv2.INTER_AREA)
     net = net_lib.load(restorer_path or RESTORER)
     rows = {f"--restore {p}": Restorer(net, p) for p in ("levels", "grain", "defects", "all")}
     rows["classical chain"] = classical
-    colorizer = Colorizer.from_pretrained()
-    times: dict = {n: [] for n in [*rows, "colorizer (network and full resolution)"]}
+    rows |= {f"--restore all, --engine {e}": Restorer(net, "all", engine=e) for e in engines}
+    rows["colorizer (view, network and full resolution)"] = Colorizer.from_pretrained().colorize_light
+    for e in engines:
+        rows[f"colorizer, --engine {e}"] = Colorizer.from_pretrained(engine=e).colorize_light
+    for r in rows.values():
+        r(light)  # warm-up: an engine's first photo exports and compiles its graphs
+    times: dict = {n: [] for n in rows}
     for _ in range(runs):
         for name, r in rows.items():
             start = time.perf_counter()
             r(light)
             times[name].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        colorizer.colorize_light(light)
-        times["colorizer (network and full resolution)"].append(time.perf_counter() - start)
-    ref = statistics.median(times["colorizer (network and full resolution)"])
+    ref = statistics.median(times["colorizer (view, network and full resolution)"])
     out = [[n, f"{statistics.median(t):.3f}", f"{statistics.median(t) / ref:.2f}"] for n, t in times.items()]
     return table(["1 MP (1152x864)", "median s", "time / colorizer"], out)
 
@@ -193,6 +195,8 @@ def main() -> None:
     p.add_argument("--restorer", help="restorer checkpoint (default: the bundled one)")
     p.add_argument("--timing", action="store_true", help="time restoration at 1 MP instead")
     p.add_argument("--runs", type=int, default=5, help="timing rounds (median)")
+    p.add_argument("--engines", nargs="*", default=[], choices=("onnx", "openvino"),
+                   help="--timing: also time restoring and colorizing on these engines")  # fmt: skip
     p.add_argument("--limit", type=int, default=0, help="only the first N twins (a quick look)")
     p.add_argument("--rows", help="comma-separated row names to run (default: all)")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="defect probability that is filled")
@@ -205,7 +209,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(2)
     if args.timing:
-        print(timing(args.aged, args.restorer, args.runs))
+        print(timing(args.aged, args.restorer, args.runs, args.engines))
         return
     colorizers = {Path(w).stem: Colorizer.load(w) for w in args.weights} or {
         "bundled": Colorizer.from_pretrained()

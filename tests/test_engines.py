@@ -61,3 +61,28 @@ def test_the_engine_flag_and_its_one_line_errors(engine, tmp_path, astronaut, ca
     assert err.count("\n") == 0 and f"autocolor[{engine}]" in err
     with pytest.raises(engines.EngineError, match="CPU"):
         engines.dense(torch.nn.Identity(), engine, torch.device("cuda"))
+
+
+@pytest.mark.parametrize("engine", sorted(RUNTIMES))
+def test_the_restorer_runs_on_an_engine_at_any_size_from_one_export(engine, astronaut, monkeypatch):
+    pytest.importorskip(RUNTIMES[engine])
+    from autocolor.restore import Restorer
+
+    calls = []
+    real = torch.onnx.export
+    monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: calls.append(1) or real(*a, **k))
+    plain, fast = Restorer.from_pretrained(), Restorer.from_pretrained(engine=engine)
+    light = np.asarray(Image.open(astronaut).convert("L"), np.float32) / 255
+    for crop in (light, light[:300, :417]):  # two sizes, neither a multiple of the network's
+        ref, out = plain(crop), fast(crop)
+        assert out.light.shape == crop.shape
+        assert np.abs(out.light - ref.light).max() < TOLERANCE[engine][2] / 255 + 1e-4
+        assert np.abs(out.light - ref.light).mean() < 0.5 / 255
+    assert len(calls) == 1
+
+
+def test_a_colorizer_runs_its_view_and_restorer_on_its_engine():
+    pytest.importorskip("onnxruntime")
+    viewing = Colorizer.from_pretrained(size=256, engine="onnx")
+    assert viewing.view.restorer.engine == "onnx"
+    assert viewing.with_restorer("all").restorer.engine == "onnx"

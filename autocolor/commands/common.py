@@ -23,10 +23,10 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                    help=f"bundled model to use when no --weights: {' or '.join(BUNDLED)} (default "
                    f"{DEFAULT_BACKBONE}; {BUNDLED[-1]} is a little faster)")  # fmt: skip
     p.add_argument("--engine", choices=ENGINES, default="torch",
-                   help="where the network runs: torch, onnx (ONNX Runtime, needs autocolor[onnx]) or "
-                   "openvino (OpenVINO, needs autocolor[openvino]); the last two run on the CPU in about "
-                   "0.65 and 0.45 of torch's time once a photo size has been seen, 1.7 s more for each new "
-                   "size: for batches of like scans (default torch)")  # fmt: skip
+                   help="where the colorizer and restorer run: torch, onnx (ONNX Runtime, needs "
+                   "autocolor[onnx]) or openvino (OpenVINO, needs autocolor[openvino]); the last two run on "
+                   "the CPU, a 1 MP photo in about 0.8 and 0.6 of torch's time once its size has been seen, "
+                   "1.7 s more for each new size: for batches of like scans (default torch)")  # fmt: skip
     add_view_flag(p)
 
 
@@ -62,7 +62,9 @@ def restorer_from(args: argparse.Namespace):
     from ..pipeline import pick_device
 
     path, device = args.restorer or restore.WEIGHTS, pick_device(args.device)
-    return restore.Restorer.load(path, args.restore, require_checksum=not args.restorer, device=device)
+    engine = getattr(args, "engine", "torch")
+    return restore.Restorer.load(path, args.restore, require_checksum=not args.restorer, device=device,
+                                 engine=engine)  # fmt: skip
 
 
 def colorizer_from(args: argparse.Namespace):

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import engines
 from ..bundled import RESTORER
 from . import net as net_lib
 
@@ -61,11 +62,12 @@ class Restorer:
     """Restore an old photo's lightness: ``Restorer.from_pretrained()(light).light``.
 
     ``parts``: which of PARTS run; ``fill``: how defects are filled (FILLS); ``threshold``: the
-    defect probability above which a pixel is filled.
+    defect probability above which a pixel is filled; ``engine``: where the network runs
+    (``engines.ENGINES``).
     """
 
-    def __init__(self, net: net_lib.RestoreNet, parts=PARTS, fill: str = FILL,
-                 threshold: float = THRESHOLD, device: str | torch.device = "cpu"):  # fmt: skip
+    def __init__(self, net: net_lib.RestoreNet, parts=PARTS, fill: str = FILL, threshold: float = THRESHOLD,
+                 device: str | torch.device = "cpu", engine: str = "torch"):  # fmt: skip
         parts = parse_parts(parts) if isinstance(parts, str) else tuple(parts)
         if fill not in FILLS:
             raise ValueError(f"fill must be one of {FILLS}, not {fill!r}")
@@ -74,6 +76,8 @@ class Restorer:
         self.device = torch.device(device)
         self.net = net.eval().to(self.device)
         self.parts, self.fill, self.threshold = parts, fill, threshold
+        self.engine = engine
+        self._net = engines.restorer(self.net, engine, self.device)
 
     @classmethod
     def from_pretrained(cls, parts=PARTS, **kwargs) -> Restorer:
@@ -115,7 +119,7 @@ class Restorer:
                 y1, x1 = min(h, y + TILE + MARGIN), min(w, x + TILE + MARGIN)
                 tile = _padded(full[..., y0:y1, x0:x1], self.net.multiple).to(self.device)
                 box = torch.tensor([[y0 / h, x0 / w, (y0 + tile.shape[-2]) / h, (x0 + tile.shape[-1]) / w]])
-                c, logit = self.net(tile, stats, thumb, box.to(self.device))
+                c, logit = self._net(tile, stats, thumb, box.to(self.device))
                 ty, tx = y - y0, x - x0
                 th, tw = min(TILE, h - y), min(TILE, w - x)
                 inner = (0, 0, slice(ty, ty + th), slice(tx, tx + tw))

@@ -27,9 +27,9 @@ class View:
         self.restorer = restorer
 
     @classmethod
-    def from_pretrained(cls, device: str | torch.device = "cpu") -> View:
+    def from_pretrained(cls, device: str | torch.device = "cpu", engine: str = "torch") -> View:
         """The bundled restorer's levels (``autocolor/weights``), checked against its SHA-256."""
-        return cls(Restorer.from_pretrained(parts=("levels",), device=device))
+        return cls(Restorer.from_pretrained(parts=("levels",), device=device, engine=engine))
 
     def __call__(self, light: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return self.restore(self.reduce(light, size))
@@ -48,9 +48,10 @@ class View:
         return self.restorer(small).light
 
 
-def from_mode(mode: str, device: str | torch.device = "cpu", unused: bool = False) -> View | None:
+def from_mode(mode: str, device: str | torch.device = "cpu", unused: bool = False,
+              engine: str = "torch") -> View | None:  # fmt: skip
     """The view a ``--view`` mode asks for (None: ``plain``, or ``unused``: the mode is checked, nothing
     loaded); a ValueError names a mode not in MODES."""
     if mode not in MODES:
         raise ValueError(f"view must be one of {', '.join(MODES)}, not {mode!r}")
-    return View.from_pretrained(device) if mode == "restored" and not unused else None
+    return View.from_pretrained(device, engine) if mode == "restored" and not unused else None
