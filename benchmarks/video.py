@@ -51,6 +51,7 @@ from common import color_part, psnr, table
 
 from autocolor import Colorizer, imagefile, metrics
 from autocolor.data import film_aging, list_images
+from autocolor.options import ENGINES
 from autocolor.pipeline import BUNDLED
 from autocolor.restore import Restorer
 from autocolor.restore.film import FilmRestorer
@@ -238,11 +239,18 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="--aged: the ageing's seed (default: 0)")
     p.add_argument("--weights", help="colorizer checkpoint (default: the bundled --backbone)")
     p.add_argument("--restorer", help="--aged: restorer checkpoint (default: the bundled one)")
+    p.add_argument(
+        "--engine", choices=ENGINES, default="torch", help="where the networks run (default: torch)"
+    )
     a = p.parse_args()
-    colorizer = Colorizer.load(a.weights) if a.weights else Colorizer.from_pretrained(a.backbone)
+    load = dict(engine=a.engine)
+    if a.weights:
+        colorizer = Colorizer.load(a.weights, **load)
+    else:
+        colorizer = Colorizer.from_pretrained(a.backbone, **load)
     print(f"model: {colorizer.net.config.backbone}")
     if a.aged:
-        restorer = Restorer.load(a.restorer) if a.restorer else Restorer.from_pretrained()
+        restorer = Restorer.load(a.restorer, **load) if a.restorer else Restorer.from_pretrained(**load)
         clips = list(aged_clips(a.aged, a.videos, a.clips, a.frames or 36, a.seed))
         if a.strip:
             aged_strip(colorizer, restorer, clips[-1], a.strip)
