@@ -5,7 +5,8 @@ predicted histograms (a ``Prediction``): changing a decoding control re-decodes 
 running the network again, and clicking a pixel plots the hue and chroma histograms behind its
 colour. Every photo goes through the same ``Colorizer`` pipeline as the command and the API.
 
-- ``session``: the state and logic, plain functions over ``Session``/``Entry`` (tested without a browser);
+- ``state``: the controls' ``Settings`` and a photo's ``Entry``, plain data;
+- ``session``: the logic, plain functions over ``Session``/``Entry`` (tested without a browser);
 - ``views``: the colour-uncertainty map and a pixel's histograms;
 - ``film``: the video tab's logic (a short clip colorized steadily, sound kept);
 - ``page``: the Gradio layout, event handlers and wiring (imports Gradio);

@@ -1,4 +1,4 @@
-"""The demo's state and logic, without Gradio: settings, models, a session's photos and their
+"""The demo's logic, without Gradio: models, a session's photos (``state.Entry``) and their
 cached predictions, re-decoding without the network, full-resolution downloads."""
 
 import functools
@@ -16,9 +16,10 @@ from PIL import Image
 from .. import imagefile
 from ..evidence.hints import Hint, parse_color
 from ..evidence.reference import Reference
-from ..histograms import BOOST, HUE_METHODS, DecodeParam
-from ..pipeline import BUNDLED, Colorizer, Prediction, bundled_weights, pick_device
+from ..histograms import HUE_METHODS
+from ..pipeline import BUNDLED, Colorizer, bundled_weights, pick_device
 from ..restore import Restorer
+from .state import Entry, Settings
 from .views import defects_image, doubt_image
 
 PREVIEW_SIDE = 1280  # longest side of the images sent to the page (downloads are full resolution)
@@ -31,25 +32,6 @@ DEFAULT_MAX_UPLOAD_MB = 50
 SIZES = (256, 352, 512, 768, 1024)
 # The page offers fading as its own switch; "expectation-cf" is expectation plus fading.
 DEMO_HUE_METHODS = tuple(h for h in HUE_METHODS if h != "expectation-cf")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The page's controls."""
-
-    model: str
-    size: int = 512
-    chroma: str = "median"
-    hue: str = "expectation"
-    fade: bool = True
-    boost: float = BOOST
-    temperature: float = 1.0
-    restore: bool = False  # restore old photos (levels, grain, defects) before colouring them
-
-    def param(self) -> DecodeParam:
-        """The decoding these controls choose (fading applies to the hue expectation)."""
-        hue = "expectation-cf" if self.fade and self.hue == "expectation" else self.hue
-        return DecodeParam.parse(f"{self.chroma}:{hue}", self.temperature, self.boost)
 
 
 class Models:
@@ -97,40 +79,6 @@ class Models:
                     raise ValueError(f"unknown model {name!r}")
                 self.loaded[name] = self.factories[name]()
             return self.loaded[name]
-
-
-@dataclass
-class Entry:
-    """One uploaded photo: its full-resolution lightness, previews, and the cached prediction."""
-
-    name: str
-    source: str  # the uploaded file's path (identifies the entry across uploads)
-    photo: imagefile.Photo
-    original: np.ndarray  # uint8 RGB preview of the upload as it looks
-    light: np.ndarray  # lightness at preview size
-    pred: Prediction | None = None
-    made_with: tuple[str, int] | None = None  # (model, size) of ``pred``
-    colorized: np.ndarray | None = None  # uint8 RGB preview of the latest decoding
-    doubt: np.ndarray | None = None  # uint8 RGB preview of the colour uncertainty
-    download: Path | None = None  # full-resolution result
-    hints: list[Hint] = field(default_factory=list)  # in full-resolution pixels
-    steered: Prediction | None = None  # ``pred`` with the hints and references fused in
-    raw: tuple[imagefile.Photo, np.ndarray] | None = None  # (photo, light) as uploaded, when restored
-    defects: np.ndarray | None = None  # uint8 RGB preview: the defects the restorer found, in red
-
-    @property
-    def gray(self) -> np.ndarray:
-        return imagefile.quantize(self.light)
-
-    @property
-    def shown(self) -> Prediction | None:
-        """The histograms behind the result: steered if there is evidence, else the network's."""
-        return self.steered if self.steered is not None else self.pred
-
-    def full_res_coords(self, y, x):
-        """Full-resolution pixel coordinates (floats or tensors) of preview pixel (y, x)."""
-        (ph, pw), (h, w) = self.light.shape, self.photo.light.shape
-        return (y + 0.5) * h / ph - 0.5, (x + 0.5) * w / pw - 0.5
 
 
 @dataclass

@@ -14,7 +14,7 @@ from ..evidence.hints import draw as draw_hints
 from ..histograms import bin_centres, decode, gaussian_centres, hue_resultant
 
 if TYPE_CHECKING:
-    from .session import Entry, Settings
+    from .state import Entry, Settings
 
 
 def color_spread(probs: dict[str, Tensor]) -> Tensor:
