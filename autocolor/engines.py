@@ -50,7 +50,7 @@ def restorer(net: nn.Module, engine: str, device: torch.device) -> Restore:
     return AnySize(net, runtime(engine, device))
 
 
-def runtime(engine: str, device: torch.device, threads: int | None = None):
+def runtime(engine: str, device: torch.device):
     """The runtime behind ``engine``; an EngineError says in one line why it cannot run here."""
     if engine not in EXTRAS:
         raise EngineError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
@@ -66,7 +66,7 @@ def runtime(engine: str, device: torch.device, threads: int | None = None):
             import openvino  # noqa: F401
     except ImportError:
         raise EngineError(f"the {engine} engine needs {name}: {extra}") from None
-    return (OnnxRuntime if engine == "onnx" else OpenVino)(threads or torch.get_num_threads())
+    return (OnnxRuntime if engine == "onnx" else OpenVino)(torch.get_num_threads())
 
 
 def _onnx(module: nn.Module, args: tuple[Tensor, ...], dynamic: dict | None = None) -> bytes:
@@ -162,27 +162,17 @@ class PerSize:
         return self.compiled[key]
 
 
-class _Restore(nn.Module):
-    """The restorer's pass with the inputs its network reads (the scene's only when it has one)."""
-
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
-
-    def forward(self, light: Tensor, stats: Tensor, *scene: Tensor) -> tuple[Tensor, Tensor]:
-        return self.net(light, stats, *scene)
-
-
 class AnySize:
-    """The restorer's pass compiled by ``runtime`` once, for tiles of any height and width."""
+    """The restorer's pass compiled by ``runtime`` once, for tiles of any height and width; the
+    graph takes the scene's inputs only when the network has a scene encoder."""
 
     def __init__(self, net: nn.Module, runtime):
-        self.module, self.runtime, self.graph = _Restore(net).eval(), runtime, None
+        self.net, self.runtime, self.graph = net, runtime, None
 
     def __call__(self, light: Tensor, stats: Tensor, thumb=None, box=None) -> tuple[Tensor, Tensor]:
-        inputs = (light, stats) if self.module.net.scene is None else (light, stats, thumb, box)
+        inputs = (light, stats) if self.net.scene is None else (light, stats, thumb, box)
         if self.graph is None:
             dynamic = {"in0": {2: "height", 3: "width"}}
-            self.graph = self.runtime.compile(_onnx(self.module, tuple(x.cpu() for x in inputs), dynamic))
+            self.graph = self.runtime.compile(_onnx(self.net, tuple(x.cpu() for x in inputs), dynamic))
         clean, logit = self.runtime.run(self.graph, [x.cpu().numpy() for x in inputs])
         return torch.from_numpy(clean), torch.from_numpy(logit)

@@ -136,7 +136,7 @@ def add_restore_flags(p: argparse.ArgumentParser, film: bool = False) -> None:
     p.add_argument("--restorer", metavar="FILE", help="restorer checkpoint (default: the bundled one)")
 
 
-ENGINES = ("torch", "onnx", "openvino")  # where the networks run (``engines``), named without torch
+ENGINES = ("torch", "onnx", "openvino")  # where the networks run (``engines``), torch first; no torch import
 VIEWS = ("restored", "plain")  # what the colorizer's network is shown (restore.view)
 
 

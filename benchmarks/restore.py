@@ -38,6 +38,7 @@ from PIL import Image
 from autocolor import Colorizer, imagefile
 from autocolor.bundled import RESTORER
 from autocolor.data import list_images, twins
+from autocolor.options import ENGINES
 from autocolor.restore import THRESHOLD, Restorer
 from autocolor.restore import net as net_lib
 
@@ -195,7 +196,7 @@ def main() -> None:
     p.add_argument("--restorer", help="restorer checkpoint (default: the bundled one)")
     p.add_argument("--timing", action="store_true", help="time restoration at 1 MP instead")
     p.add_argument("--runs", type=int, default=5, help="timing rounds (median)")
-    p.add_argument("--engines", nargs="*", default=[], choices=("onnx", "openvino"),
+    p.add_argument("--engines", nargs="*", default=[], choices=ENGINES[1:],
                    help="--timing: also time restoring and colorizing on these engines")  # fmt: skip
     p.add_argument("--limit", type=int, default=0, help="only the first N twins (a quick look)")
     p.add_argument("--rows", help="comma-separated row names to run (default: all)")
