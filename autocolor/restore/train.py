@@ -226,6 +226,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="restorer checkpoint to start from: its weights, and its quantiles unless "
                    "--quantiles is given")  # fmt: skip
     p.add_argument("--defect-weight", type=float, default=4.0, help="extra L1 weight of defect pixels")
+    p.add_argument("--mask-weight", type=float, default=0.5, help="weight of the detector's cross-entropy")
     p.add_argument("--clean", type=float, default=0.2, help="share of samples left unaged (default 0.2)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out with its own settings (--steps, --workers may "
@@ -239,8 +240,9 @@ def run(args: argparse.Namespace) -> int:
             stats = net_lib.load(args.init).config.stats
         net = net_lib.RestorerConfig(stats=stats, scene=args.scene)
         cfg = RestorerTrainConfig(tuple(args.photos), args.out, args.steps, args.batch, lr=args.lr,
-                                  defect_weight=args.defect_weight, clean=args.clean,
-                                  save_every=args.save_every, seed=args.seed, workers=args.workers,
+                                  defect_weight=args.defect_weight, mask_weight=args.mask_weight,
+                                  clean=args.clean, save_every=args.save_every, seed=args.seed,
+                                  workers=args.workers,
                                   init=args.init, net=net)  # fmt: skip
         print(train(cfg, resume=args.resume))
     except (ValueError, model_lib.CheckpointError) as err:
