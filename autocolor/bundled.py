@@ -11,13 +11,21 @@ from pathlib import Path
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 BUNDLED = ("effnet-lite2", "effnet-lite0")  # colorizers shipped in WEIGHTS_DIR: the default, then the faster
 DEFAULT_BACKBONE = BUNDLED[0]
-RESTORER = WEIGHTS_DIR / "autocolor-restorer.pt"
-VERSIONS = {"effnet-lite2": "0.6", "effnet-lite0": "0.3", "restorer": "0.6"}
+RESTORER = WEIGHTS_DIR / "autocolor-restorer.pt"  # ``--restore``
+# The network's restored view is the levels of the restorer the colorizers were chosen with (0.6), which
+# keeps clean photos closer to themselves than the newer ``--restore`` restorer (docs/benchmarks.md).
+VIEW = WEIGHTS_DIR / "autocolor-view.pt"
+VERSIONS = {"effnet-lite2": "0.6", "effnet-lite0": "0.3", "restorer": "0.7", "view": "0.6"}
 
 
 def colorizer_weights(backbone: str = DEFAULT_BACKBONE) -> Path:
     """Where the bundled colorizer for ``backbone`` lives inside the package."""
     return WEIGHTS_DIR / f"autocolor-{backbone}.pt"
+
+
+def weights(name: str) -> Path:
+    """The file of the bundled model ``name`` (a key of VERSIONS)."""
+    return {"restorer": RESTORER, "view": VIEW}.get(name) or colorizer_weights(name)
 
 
 def describe() -> str:

@@ -288,9 +288,8 @@ def test_version_names_the_package_and_every_bundled_model(capsys):
     assert __version__ in out
     for name, version in bundled.VERSIONS.items():
         assert f"{name} {version}" in out
-        path = bundled.RESTORER if name == "restorer" else bundled.colorizer_weights(name)
-        fmt = "autocolor-restorer/1" if name == "restorer" else model.FORMAT
-        assert model.load_checkpoint(path, fmt=fmt)["meta"]["version"] == version
+        fmt = "autocolor-restorer/1" if name in ("restorer", "view") else model.FORMAT
+        assert model.load_checkpoint(bundled.weights(name), fmt=fmt)["meta"]["version"] == version
 
 
 def test_ctrl_c_while_starting_is_one_line(monkeypatch, capsys):

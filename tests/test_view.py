@@ -32,6 +32,19 @@ def test_the_view_is_restored_at_twice_the_processing_size(aged):
     assert view(aged, (400, 400)).shape == aged.shape  # never enlarged: restored at its own size
 
 
+def test_the_view_is_its_own_bundled_restorer_levels_only():
+    import torch
+
+    from autocolor import bundled
+    from autocolor.restore import net
+
+    view = view_lib.View.from_pretrained()
+    assert view.restorer.parts == ("levels",)
+    own, restorer = net.load(bundled.VIEW).state_dict(), net.load(bundled.RESTORER).state_dict()
+    assert all(torch.equal(v, view.restorer.net.state_dict()[k]) for k, v in own.items())
+    assert not all(torch.equal(v, restorer[k]) for k, v in own.items())  # not the --restore restorer
+
+
 def test_the_output_keeps_the_photos_own_lightness_and_plain_is_the_old_way(checkpoint, aged):
     restored, plain = (Colorizer.load(checkpoint, view=v) for v in ("restored", "plain"))
     photo = imagefile.Photo(aged)

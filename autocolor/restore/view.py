@@ -1,8 +1,9 @@
 """What the colorizer's network looks at: an old photo's lightness restored for the network's eyes only.
 
 Fading, uneven light, grain and specks together take most of the colour a network trained on clean
-photos would add. The network is therefore shown the restorer's ``levels`` (faded tones, lifted
-blacks, uneven light) computed at ``SCALE`` times its processing size; the output keeps the photo's
+photos would add. The network is therefore shown a restorer's ``levels`` (faded tones, lifted
+blacks, uneven light) computed at ``SCALE`` times its processing size: the bundled view's restorer
+(``bundled.VIEW``), the one the colorizers were chosen with; the output keeps the photo's
 own lightness at full resolution, untouched. On a clean photo the view changes little, and it costs
 the restorer's time on a photo of about 0.35 megapixels, whatever the photo's size.
 """
@@ -13,6 +14,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..bundled import VIEW
 from ..options import VIEWS as MODES
 from . import Restorer
 
@@ -28,8 +30,8 @@ class View:
 
     @classmethod
     def from_pretrained(cls, device: str | torch.device = "cpu", engine: str = "torch") -> View:
-        """The bundled restorer's levels (``autocolor/weights``), checked against its SHA-256."""
-        return cls(Restorer.from_pretrained(parts=("levels",), device=device, engine=engine))
+        """The bundled view's restorer (``autocolor/weights``), checked against its SHA-256: its levels."""
+        return cls(Restorer.load(VIEW, ("levels",), require_checksum=True, device=device, engine=engine))
 
     def __call__(self, light: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return self.restore(self.reduce(light, size))
