@@ -152,7 +152,8 @@ def test_train_restorer_resumes_with_its_own_settings_and_names_a_damaged_run(ph
     run = tmp_path / "run"
     photos = [str(photo_dir / "chelsea.png"), str(photo_dir / "coffee.png")]
     small = ["--batch", "2", "--save-every", "2", "--workers", "0", "--quantiles", "8", "--out", str(run)]
-    assert commands.main(["train-restorer", *photos, "--steps", "2", "--mask-weight", "2", *small]) == 0
+    settings = ["--steps", "2", "--mask-weight", "2", "--width", "16"]
+    assert commands.main(["train-restorer", *photos, *settings, *small]) == 0
     capsys.readouterr()
     # resumed with the run's own 8 quantiles, although the command line does not repeat them
     args = ["train-restorer", "--resume", "--out", str(run), "--steps", "4", "--workers", "0", "--batch", "9"]
@@ -160,6 +161,7 @@ def test_train_restorer_resumes_with_its_own_settings_and_names_a_damaged_run(ph
     assert net.load(run / "restorer.pt").config.stats == net.load(run / "restorer-step-2.pt").config.stats
     assert len(net.load(run / "restorer.pt").config.stats) == 8 and (run / "restorer-step-4.pt").exists()
     assert torch.load(run / "state.pt", weights_only=True)["config"]["mask_weight"] == 2.0  # kept on resume
+    assert net.load(run / "restorer.pt").config.width == 16
     capsys.readouterr()
     (run / "state.pt").write_bytes(b"damaged")
     assert commands.main(["train-restorer", "--resume", "--out", str(run)]) == 2
@@ -172,3 +174,4 @@ def test_train_restorer_resumes_with_its_own_settings_and_names_a_damaged_run(ph
     assert commands.main(["train-restorer", *photos, "--steps", "1", *small, *init]) == 0
     assert net.load(grown / "restorer.pt").config.scene == 4
     assert len(net.load(grown / "restorer.pt").config.stats) == 8
+    assert net.load(grown / "restorer.pt").config.width == 16  # the parent's, too

@@ -220,11 +220,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quantiles", type=int, default=0,
                    help="lightness quantiles given to every cell, evenly spaced from 0.5 %% to 99.5 %% "
                    "(default: 1, 10, 50, 90 and 99 %%)")  # fmt: skip
+    p.add_argument("--width", type=int, default=0,
+                   help="channels on the network's quarter-resolution grid (default 48)")  # fmt: skip
     p.add_argument("--scene", type=int, default=0,
                    help="channels of whole-photo scene features each cell is given (default: 0)")  # fmt: skip
     p.add_argument("--init", default="",
-                   help="restorer checkpoint to start from: its weights, and its quantiles unless "
-                   "--quantiles is given")  # fmt: skip
+                   help="restorer checkpoint to start from: its weights, and its quantiles and width "
+                   "unless --quantiles or --width is given")  # fmt: skip
     p.add_argument("--defect-weight", type=float, default=4.0, help="extra L1 weight of defect pixels")
     p.add_argument("--mask-weight", type=float, default=0.5, help="weight of the detector's cross-entropy")
     p.add_argument("--clean", type=float, default=0.2, help="share of samples left unaged (default 0.2)")
@@ -236,9 +238,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     stats = tuple(np.linspace(0.005, 0.995, args.quantiles).round(4)) if args.quantiles else net_lib.QUANTILES
     try:
-        if args.init and not args.quantiles and not args.resume:  # the parent's quantiles, unless told
-            stats = net_lib.load(args.init).config.stats
-        net = net_lib.RestorerConfig(stats=stats, scene=args.scene)
+        width = args.width or net_lib.RestorerConfig.width
+        if args.init and not args.resume:  # the parent's quantiles and width, unless told
+            parent = net_lib.load(args.init).config
+            stats = stats if args.quantiles else parent.stats
+            width = args.width or parent.width
+        net = net_lib.RestorerConfig(width=width, stats=stats, scene=args.scene)
         cfg = RestorerTrainConfig(tuple(args.photos), args.out, args.steps, args.batch, lr=args.lr,
                                   defect_weight=args.defect_weight, mask_weight=args.mask_weight,
                                   clean=args.clean, save_every=args.save_every, seed=args.seed,
