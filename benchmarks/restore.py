@@ -13,12 +13,16 @@ colour original) and every row (a way to restore, then the colorizer):
 Rows: no restoration (the network shown its restored view of the photo, the default, and ``--view
 plain``); a classical chain (percentile levels, a median-difference defect mask filled by
 OpenCV's Telea inpainting, non-local-means denoising); each part of ``--restore`` alone; all of it
-(with the restorer's own fill, and with Telea's). ``--clean FOLDER`` also scores ``--restore all`` on
+(with the restorer's own fill, and with Telea's). ``--oracle`` adds rows that are given the truth, to
+show what limits the defect figure: the restorer's output with the *true* defect mask filled by Telea,
+and that with the true tones on top (the clean photo's smooth difference from it, defects left out).
+``--clean FOLDER`` also scores ``--restore all`` on
 the clean photos made gray (PSNR of the restored lightness against the input: how much it leaves alone)
 and the colour each colorizer adds there.
 
     python benchmarks/restore.py data/val-aged --clean data/val
     python benchmarks/restore.py data/eval-aged --clean data/eval -w runs/aged/best.pt
+    python benchmarks/restore.py data/val-aged --oracle --rows "--restore all,true mask,true mask and tones"
     python benchmarks/restore.py --timing data/eval --runs 5       # restoration speed at 1 MP
 """
 
@@ -39,7 +43,7 @@ from autocolor import Colorizer, imagefile
 from autocolor.bundled import RESTORER
 from autocolor.data import list_images, twins
 from autocolor.options import ENGINES
-from autocolor.restore import THRESHOLD, Restorer
+from autocolor.restore import THRESHOLD, Restorer, split
 from autocolor.restore import net as net_lib
 
 NONE = "no restoration"
@@ -74,6 +78,31 @@ def restorers(path: str | None, threshold: float) -> dict:
     return rows
 
 
+class Oracle:
+    """A row that is given the truth: ``restorer``'s output with the true defect mask (grown by a pixel)
+    filled by Telea and, with ``tones``, the clean photo's smooth difference from it added."""
+
+    def __init__(self, restorer: Restorer, tones: bool):
+        self.restorer, self.tones = restorer, tones
+
+    def __call__(self, light: np.ndarray, truth: np.ndarray, defect: np.ndarray) -> np.ndarray:
+        mask = cv2.dilate(defect.astype(np.uint8), np.ones((3, 3), np.uint8))
+        out = cv2.inpaint(_u16(self.restorer(light).light), mask, 3, cv2.INPAINT_TELEA) / 65535
+        if self.tones:
+            out += split(truth - out, mask.astype(np.float32))[0]
+        return np.clip(out, 0, 1).astype(np.float32)
+
+
+def _u16(light: np.ndarray) -> np.ndarray:
+    return np.clip(light * 65535 + 0.5, 0, 65535).astype(np.uint16)
+
+
+def oracles(path: str | None, threshold: float) -> dict:
+    """The rows given the truth (``Oracle``), with the ``--restore all`` restorer."""
+    restorer = Restorer(net_lib.load(path or RESTORER), "all", threshold=threshold)
+    return {"true mask": Oracle(restorer, False), "true mask and tones": Oracle(restorer, True)}
+
+
 def _light(restorer: Restorer):
     return lambda light: restorer(light).light
 
@@ -103,7 +132,7 @@ def score(rows: dict, colorizers: dict, folder: Path, limit: int = 0) -> dict:
         gray_color = psnr(0, color_part(original))
         for name, restore in rows.items():
             start = time.perf_counter()
-            light = restore(aged)
+            light = restore(aged, truth, defect) if isinstance(restore, Oracle) else restore(aged)
             sums[name]["seconds"] += time.perf_counter() - start
             sums[name]["light"].append(psnr(light, truth) - psnr(aged, truth))
             if defect.any():
@@ -200,6 +229,7 @@ def main() -> None:
                    help="--timing: also time restoring and colorizing on these engines")  # fmt: skip
     p.add_argument("--limit", type=int, default=0, help="only the first N twins (a quick look)")
     p.add_argument("--rows", help="comma-separated row names to run (default: all)")
+    p.add_argument("--oracle", action="store_true", help="add the rows given the truth (true mask, tones)")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="defect probability that is filled")
     p.add_argument("--clean-row", default="--restore all", help="the row scored on the clean photos")
     p.add_argument(
@@ -220,6 +250,8 @@ def main() -> None:
         contact_sheet(args.aged, args.restorer, colorizer, args.sheet, args.sheet_count, args.sheet_from)
         return
     rows = restorers(args.restorer, args.threshold)
+    if args.oracle:
+        rows |= oracles(args.restorer, args.threshold)
     if args.rows:
         rows = {n: rows[n] for n in args.rows.split(",")}
     result = score(rows, colorizers, args.aged, args.limit)
