@@ -288,7 +288,7 @@ def test_version_names_the_package_and_every_bundled_model(capsys):
     assert __version__ in out
     for name, version in bundled.VERSIONS.items():
         assert f"{name} {version}" in out
-        fmt = "autocolor-restorer/1" if name in ("restorer", "view") else model.FORMAT
+        fmt = "autocolor-restorer/1" if name.endswith("restorer") else model.FORMAT
         assert model.load_checkpoint(bundled.weights(name), fmt=fmt)["meta"]["version"] == version
 
 
