@@ -43,7 +43,7 @@ from autocolor import Colorizer, imagefile
 from autocolor.bundled import RESTORER
 from autocolor.data import list_images, twins
 from autocolor.options import ENGINES
-from autocolor.restore import THRESHOLD, Restorer, split
+from autocolor.restore import THRESHOLD, Restorer, split, telea
 from autocolor.restore import net as net_lib
 
 NONE = "no restoration"
@@ -86,15 +86,11 @@ class Oracle:
         self.restorer, self.tones = restorer, tones
 
     def __call__(self, light: np.ndarray, truth: np.ndarray, defect: np.ndarray) -> np.ndarray:
-        mask = cv2.dilate(defect.astype(np.uint8), np.ones((3, 3), np.uint8))
-        out = cv2.inpaint(_u16(self.restorer(light).light), mask, 3, cv2.INPAINT_TELEA) / 65535
+        mask = cv2.dilate(defect.astype(np.float32), np.ones((3, 3), np.uint8))
+        out = telea(self.restorer(light).light, mask)
         if self.tones:
-            out += split(truth - out, mask.astype(np.float32))[0]
+            out = out + split(truth - out, mask)[0]
         return np.clip(out, 0, 1).astype(np.float32)
-
-
-def _u16(light: np.ndarray) -> np.ndarray:
-    return np.clip(light * 65535 + 0.5, 0, 65535).astype(np.uint16)
 
 
 def oracles(path: str | None, threshold: float) -> dict:

@@ -102,7 +102,7 @@ class Restorer:
             if part in self.parts:
                 out += detail * where
         if "defects" in self.parts and self.fill == "telea":
-            out = _telea(out, mask)
+            out = telea(out, mask)
         return Restored(np.clip(out, 0, 1, out=out), prob)
 
     @torch.inference_mode()
@@ -157,7 +157,7 @@ def _padded(x: torch.Tensor, m: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
-def _telea(light: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def telea(light: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """OpenCV's fast-marching inpainting (Telea 2004) of ``mask``'s pixels, at 16-bit precision."""
     import cv2
 

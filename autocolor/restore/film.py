@@ -31,7 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import PARTS, Restored, Restorer, _grown, _telea, parse_parts
+from . import PARTS, Restored, Restorer, _grown, parse_parts, telea
 
 TONE_QUANTILES = np.linspace(0.05, 0.95, 10)
 
@@ -148,7 +148,7 @@ class FilmRestorer:
                 out = np.where(specks, 0.5 * (past + future), out).astype(np.float32)
                 found = np.maximum(found, specks)
             if lines.any():  # from the restored frame before, where the scene moved under the scratch
-                out = np.where(lines, past, out) if past is not None else _telea(out, lines)
+                out = np.where(lines, past, out) if past is not None else telea(out, lines)
                 found = np.maximum(found, lines)
         if "grain" in self.parts:
             scale = self.s.denoise * sigma
