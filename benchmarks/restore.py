@@ -84,10 +84,16 @@ class Oracle:
 
     def __init__(self, restorer: Restorer, tones: bool):
         self.restorer, self.tones = restorer, tones
+        self.found: list[tuple[float, float]] = []  # per photo: recall and precision of the detector
 
     def __call__(self, light: np.ndarray, truth: np.ndarray, defect: np.ndarray) -> np.ndarray:
         mask = cv2.dilate(defect.astype(np.float32), np.ones((3, 3), np.uint8))
-        out = telea(self.restorer(light).light, mask)
+        restored = self.restorer(light)
+        found = restored.defects > self.restorer.threshold
+        if defect.any():
+            hits = (found & defect).sum()
+            self.found.append((hits / defect.sum(), hits / max(1, found.sum())))
+        out = telea(restored.light, mask)
         if self.tones:
             out = out + split(truth - out, mask)[0]
         return np.clip(out, 0, 1).astype(np.float32)
@@ -260,6 +266,10 @@ def main() -> None:
     ]
     print(table(cols, [[n, f"{r['light']:+.2f}", f"{r['defect']:+.2f}", *[f"{r[c]:+.2f}" for c in colorizers],
                         f"{r['seconds']:.3f}"] for n, r in result.items()]))  # fmt: skip
+    oracle = next((r for r in rows.values() if isinstance(r, Oracle) and r.found), None)
+    if oracle:
+        recall, precision = np.mean(oracle.found, axis=0)
+        print(f"\nThe detector found {recall:.0%} of the defect pixels; {precision:.0%} of its finds were.")
     if args.clean:
         print()
         print(
