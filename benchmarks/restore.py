@@ -43,7 +43,7 @@ from autocolor import Colorizer, imagefile
 from autocolor.bundled import RESTORER
 from autocolor.data import list_images, twins
 from autocolor.options import ENGINES
-from autocolor.restore import THRESHOLD, Restorer, split, telea
+from autocolor.restore import THRESHOLD, Restorer, grown, split, telea
 from autocolor.restore import net as net_lib
 
 NONE = "no restoration"
@@ -78,31 +78,43 @@ def restorers(path: str | None, threshold: float) -> dict:
     return rows
 
 
+class Restoring:
+    """``restorer`` remembering the photo it restored last, so that the oracle rows share one
+    restoration per photo; it counts the detector's recall and precision on the defect pixels."""
+
+    def __init__(self, restorer: Restorer):
+        self.restorer, self.light, self.restored = restorer, None, None
+        self.found: list[tuple[float, float]] = []  # per photo with defects
+
+    def __call__(self, light: np.ndarray, defect: np.ndarray):
+        if light is not self.light:
+            self.light, self.restored = light, self.restorer(light)
+            found = self.restored.defects > self.restorer.threshold
+            if defect.any():
+                hits = (found & defect).sum()
+                self.found.append((hits / defect.sum(), hits / max(1, found.sum())))
+        return self.restored
+
+
 class Oracle:
-    """A row that is given the truth: ``restorer``'s output with the true defect mask (grown by a pixel)
+    """A row that is given the truth: the restored photo with the true defect mask (grown by a pixel)
     filled by Telea and, with ``tones``, the clean photo's smooth difference from it added."""
 
-    def __init__(self, restorer: Restorer, tones: bool):
-        self.restorer, self.tones = restorer, tones
-        self.found: list[tuple[float, float]] = []  # per photo: recall and precision of the detector
+    def __init__(self, restoring: Restoring, tones: bool):
+        self.restoring, self.tones = restoring, tones
 
     def __call__(self, light: np.ndarray, truth: np.ndarray, defect: np.ndarray) -> np.ndarray:
-        mask = cv2.dilate(defect.astype(np.float32), np.ones((3, 3), np.uint8))
-        restored = self.restorer(light)
-        found = restored.defects > self.restorer.threshold
-        if defect.any():
-            hits = (found & defect).sum()
-            self.found.append((hits / defect.sum(), hits / max(1, found.sum())))
-        out = telea(restored.light, mask)
+        mask = grown(defect)
+        out = telea(self.restoring(light, defect).light, mask)
         if self.tones:
             out = out + split(truth - out, mask)[0]
         return np.clip(out, 0, 1).astype(np.float32)
 
 
 def oracles(path: str | None, threshold: float) -> dict:
-    """The rows given the truth (``Oracle``), with the ``--restore all`` restorer."""
-    restorer = Restorer(net_lib.load(path or RESTORER), "all", threshold=threshold)
-    return {"true mask": Oracle(restorer, False), "true mask and tones": Oracle(restorer, True)}
+    """The rows given the truth (``Oracle``), sharing the ``--restore all`` restorer."""
+    restoring = Restoring(Restorer(net_lib.load(path or RESTORER), "all", threshold=threshold))
+    return {"true mask": Oracle(restoring, False), "true mask and tones": Oracle(restoring, True)}
 
 
 def _light(restorer: Restorer):
@@ -266,9 +278,9 @@ def main() -> None:
     ]
     print(table(cols, [[n, f"{r['light']:+.2f}", f"{r['defect']:+.2f}", *[f"{r[c]:+.2f}" for c in colorizers],
                         f"{r['seconds']:.3f}"] for n, r in result.items()]))  # fmt: skip
-    oracle = next((r for r in rows.values() if isinstance(r, Oracle) and r.found), None)
+    oracle = next((r for r in rows.values() if isinstance(r, Oracle) and r.restoring.found), None)
     if oracle:
-        recall, precision = np.mean(oracle.found, axis=0)
+        recall, precision = np.mean(oracle.restoring.found, axis=0)
         print(f"\nThe detector found {recall:.0%} of the defect pixels; {precision:.0%} of its finds were.")
     if args.clean:
         print()

@@ -94,7 +94,7 @@ class Restorer:
         Memory: about eight float planes of the photo (a 24 MP scan: 0.8 GB)."""
         light = np.asarray(light, np.float32)
         clean, prob = self.run_net(light)
-        mask = _grown(prob > self.threshold)
+        mask = grown(prob > self.threshold)
         tone, detail = split(clean - light, mask)
         out = light + tone if "levels" in self.parts else light.copy()
         keep = {"grain": 1 - mask, "defects": mask}
@@ -141,7 +141,7 @@ def split(correction: np.ndarray, mask: np.ndarray, sigma: float | None = None):
     return tone, correction - tone
 
 
-def _grown(found: np.ndarray) -> np.ndarray:
+def grown(found: np.ndarray) -> np.ndarray:
     """Found defect pixels grown by one pixel (their anti-aliased borders), as float32 0/1."""
     import cv2
 

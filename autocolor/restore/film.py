@@ -31,7 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import PARTS, Restored, Restorer, _grown, parse_parts, telea
+from . import PARTS, Restored, Restorer, grown, parse_parts, telea
 
 TONE_QUANTILES = np.linspace(0.05, 0.95, 10)
 
@@ -199,7 +199,7 @@ class FilmRestorer:
         same = (db * da) > 0
         agree = np.abs(before - after) < bar
         found = (near > bar) & same & agree
-        return _grown(found).astype(bool)
+        return grown(found).astype(bool)
 
 
 def _thumbnail(light: np.ndarray) -> np.ndarray:
