@@ -123,6 +123,13 @@ def test_serve_explains_what_is_missing(monkeypatch, capsys):
     assert "pip install 'autocolor[demo]'" in capsys.readouterr().err
 
 
+def test_serve_says_at_once_when_its_engine_cannot_run(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if autocolor[openvino] were not installed
+    assert commands.main(["serve", "--engine", "openvino"]) == 2
+    err = capsys.readouterr().err
+    assert "openvino engine needs OpenVINO: pip install 'autocolor[openvino]'" in err and err.count("\n") == 1
+
+
 def _malformed_checkpoints(checkpoint, tmp_path):
     """Checkpoints with the right format tag and something wrong inside, and an unsafe pickle."""
     import pickle

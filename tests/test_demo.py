@@ -150,6 +150,13 @@ def test_models_load_once_and_unknown_names_fail(checkpoint):
     assert demo.Models.find([str(checkpoint)]).names[-1] == checkpoint.name
 
 
+def test_served_models_and_restorer_run_on_the_engine_asked_for(checkpoint):
+    models = demo.Models.find([str(checkpoint)], "cpu", "openvino")
+    assert models.get(checkpoint.name).engine == "openvino"
+    assert models.restorer().engine == "openvino"
+    assert demo.Models.find([str(checkpoint)], "cpu").get(checkpoint.name).engine == "torch"
+
+
 def test_page_builds(models, tmp_path):
     gr = pytest.importorskip("gradio")
     page = demo.build(models, tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 
-from ..options import DEVICE_HELP, number
+from ..options import DEVICE_HELP, ENGINES, number
 from .common import fail
 
 
@@ -24,6 +24,9 @@ def parser() -> argparse.ArgumentParser:
         help="a checkpoint to offer beside the bundled models (repeatable; default: none)",
     )
     p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help=DEVICE_HELP)
+    p.add_argument("--engine", choices=ENGINES, default="torch",
+                   help="where the colorizers and the restorer run: torch, onnx (needs autocolor[onnx]) or "
+                   "openvino (needs autocolor[openvino]), as for autocolor --engine (default torch)")  # fmt: skip
     p.add_argument("--max-pixels", type=number(1), default=50e6, help="refuse larger photos (default 50e6)")
     p.add_argument(
         "--max-upload-mb",
@@ -50,8 +53,13 @@ def main(argv: list[str]) -> int:
         return fail("the demo needs Gradio: pip install 'autocolor[demo]'", 2, "autocolor serve")
     from .. import demo
 
+    from .. import engines
+    from ..pipeline import pick_device
+
     try:
-        models = demo.Models.find(args.weights, args.device)
+        if args.engine != "torch":  # said at the start, not on a visitor's first photo
+            engines.runtime(args.engine, pick_device(args.device))
+        models = demo.Models.find(args.weights, args.device, args.engine)
     except (FileNotFoundError, ValueError) as err:
         return fail(str(err), 2, "autocolor serve")
     try:

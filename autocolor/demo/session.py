@@ -41,31 +41,32 @@ class Models:
         if not factories:
             raise ValueError("no model to serve: pass --weights FILE or install a bundled model")
         self.factories, self.loaded, self.lock = factories, {}, threading.Lock()
-        self.device = "cpu"
+        self.device, self.engine = "cpu", "torch"
         self._restorer: Restorer | None = None
 
     @classmethod
-    def find(cls, weights: list[str] | None = None, device: str = "auto") -> "Models":
-        """The bundled models that are installed, then each checkpoint in ``weights`` (by file name)."""
+    def find(cls, weights: list[str] | None = None, device: str = "auto", engine: str = "torch") -> "Models":
+        """The bundled models that are installed, then each checkpoint in ``weights`` (by file name),
+        their networks and the restorer's run on ``engine`` (``engines.ENGINES``)."""
         factories: dict[str, Callable[[], Colorizer]] = {}
         for backbone in BUNDLED:
             if bundled_weights(backbone).exists():
                 factories[f"{backbone} (bundled)"] = functools.partial(
-                    Colorizer.from_pretrained, backbone, device=device
+                    Colorizer.from_pretrained, backbone, device=device, engine=engine
                 )
         for w in weights or []:
             if not Path(w).is_file():
                 raise FileNotFoundError(f"--weights {w}: no such file")
-            factories[Path(w).name] = functools.partial(Colorizer.load, w, device=device)
+            factories[Path(w).name] = functools.partial(Colorizer.load, w, device=device, engine=engine)
         models = cls(factories)
-        models.device = device
+        models.device, models.engine = device, engine
         return models
 
     def restorer(self) -> Restorer:
         """The bundled old-photo restorer, loaded on first use and shared by all sessions."""
         with self.lock:
             if self._restorer is None:
-                self._restorer = Restorer.from_pretrained(device=pick_device(self.device))
+                self._restorer = Restorer.from_pretrained(device=pick_device(self.device), engine=self.engine)
             return self._restorer
 
     @property
