@@ -25,8 +25,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help=DEVICE_HELP)
     p.add_argument("--engine", choices=ENGINES, default="torch",
-                   help="where the colorizers and the restorer run: torch, onnx (needs autocolor[onnx]) or "
-                   "openvino (needs autocolor[openvino]), as for autocolor --engine (default torch)")  # fmt: skip
+                   help="where the colorizers and the restorer run: torch, onnx (needs autocolor[onnx]) "
+                   "or openvino (needs autocolor[openvino]), as for autocolor --engine (default torch)")  # fmt: skip
     p.add_argument("--max-pixels", type=number(1), default=50e6, help="refuse larger photos (default 50e6)")
     p.add_argument(
         "--max-upload-mb",
@@ -51,9 +51,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if importlib.util.find_spec("gradio") is None:  # not imported here: serve() configures it first
         return fail("the demo needs Gradio: pip install 'autocolor[demo]'", 2, "autocolor serve")
-    from .. import demo
-
-    from .. import engines
+    from .. import demo, engines
     from ..pipeline import pick_device
 
     try:
