@@ -25,8 +25,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-d", "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help=DEVICE_HELP)
     p.add_argument("--engine", choices=ENGINES, default="torch",
-                   help="where the colorizers and the restorer run: torch, onnx (needs autocolor[onnx]) "
-                   "or openvino (needs autocolor[openvino]), as for autocolor --engine (default torch)")  # fmt: skip
+                   help="where the colorizers and the restorer run: torch, onnx (needs "
+                   "autocolor[onnx]) or openvino (needs autocolor[openvino]), as for autocolor --engine "
+                   "(default torch)")  # fmt: skip
     p.add_argument("--max-pixels", type=number(1), default=50e6, help="refuse larger photos (default 50e6)")
     p.add_argument(
         "--max-upload-mb",
