@@ -88,6 +88,19 @@ def test_telea_fill_and_tiles_cover_a_large_photo(restorer_checkpoint, monkeypat
     assert np.abs(whole - single)[40:-40, 40:-40].max() < 0.05  # tiles overlap by a margin
 
 
+def test_the_network_answers_for_the_photo_and_its_mirror_image(restorer_checkpoint):
+    from autocolor.restore.view import View
+
+    light = np.random.default_rng(1).random((96, 160), dtype=np.float32)
+    one = Restorer.load(restorer_checkpoint, mirror=False)
+    clean, prob = Restorer.load(restorer_checkpoint).run_net(light)
+    plain, mirrored = one.run_net(light), one.run_net(np.ascontiguousarray(light[:, ::-1]))
+    np.testing.assert_allclose(clean, (plain[0] + mirrored[0][:, ::-1]) / 2, atol=1e-6)
+    np.testing.assert_allclose(prob, (plain[1] + mirrored[1][:, ::-1]) / 2, atol=1e-6)
+    assert np.abs(clean - plain[0]).max() > 1e-4  # the mirror image is a second opinion, not the same
+    assert not View.from_pretrained().restorer.mirror  # the network's view is restored as it was chosen
+
+
 def test_a_scene_restorer_starts_as_its_parent_and_tiles_read_its_scene(restorer_checkpoint, monkeypatch):
     from autocolor import restore
     from autocolor.restore.train import start_from

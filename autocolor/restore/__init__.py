@@ -37,6 +37,9 @@ MARGIN = 32
 FILL = "net"
 THRESHOLD = 0.5  # defect probability above which a pixel counts as a defect
 SMOOTH = 8.0  # pixels: the Gaussian that separates tone (levels) from detail (grain, defects)
+# The network also looks at the photo mirrored left to right, and the two answers are averaged: on the
+# aged validation twins, +0.10 dB of lightness and +0.20 dB on the defect pixels, for twice its time.
+MIRROR = True
 
 
 def parse_parts(text: str) -> tuple[str, ...]:
@@ -62,12 +65,14 @@ class Restorer:
     """Restore an old photo's lightness: ``Restorer.from_pretrained()(light).light``.
 
     ``parts``: which of PARTS run; ``fill``: how defects are filled (FILLS); ``threshold``: the
-    defect probability above which a pixel is filled; ``engine``: where the network runs
+    defect probability above which a pixel is filled; ``mirror``: average the network's answers on the
+    photo and on its mirror image (twice the time); ``engine``: where the network runs
     (``engines.ENGINES``).
     """
 
     def __init__(self, net: net_lib.RestoreNet, parts=PARTS, fill: str = FILL, threshold: float = THRESHOLD,
-                 device: str | torch.device = "cpu", engine: str = "torch"):  # fmt: skip
+                 device: str | torch.device = "cpu", engine: str = "torch",
+                 mirror: bool = MIRROR):  # fmt: skip
         parts = parse_parts(parts) if isinstance(parts, str) else tuple(parts)
         if fill not in FILLS:
             raise ValueError(f"fill must be one of {FILLS}, not {fill!r}")
@@ -75,7 +80,7 @@ class Restorer:
             raise ValueError("restoration needs the learned restorer's weights")
         self.device = torch.device(device)
         self.net = net.eval().to(self.device)
-        self.parts, self.fill, self.threshold = parts, fill, threshold
+        self.parts, self.fill, self.threshold, self.mirror = parts, fill, threshold, mirror
         self.engine = engine
         self._net = engines.restorer(self.net, engine, self.device)
 
@@ -91,7 +96,7 @@ class Restorer:
 
     def __call__(self, light: np.ndarray) -> Restored:
         """``light`` (H, W) in [0, 1] restored by the chosen parts; the defect probability beside it.
-        Memory: about eight float planes of the photo (a 24 MP scan: 0.8 GB)."""
+        Memory: about ten float planes of the photo (a 24 MP scan: 1 GB)."""
         light = np.asarray(light, np.float32)
         clean, prob = self.run_net(light)
         mask = grown(prob > self.threshold)
@@ -105,8 +110,20 @@ class Restorer:
             out = telea(out, mask)
         return Restored(np.clip(out, 0, 1, out=out), prob)
 
-    @torch.inference_mode()
     def run_net(self, light: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The network's restored lightness and defect probability (H, W each), with ``mirror`` the
+        mean of its answers on the photo and on its mirror image."""
+        clean, prob = self.run_tiles(light)
+        if self.mirror:
+            clean2, prob2 = self.run_tiles(np.ascontiguousarray(light[:, ::-1]))
+            clean += clean2[:, ::-1]
+            prob += prob2[:, ::-1]
+            clean *= 0.5
+            prob *= 0.5
+        return clean, prob
+
+    @torch.inference_mode()
+    def run_tiles(self, light: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The network's restored lightness and defect probability (H, W each), tile by tile."""
         h, w = light.shape
         full = torch.from_numpy(light)[None, None]

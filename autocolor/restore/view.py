@@ -3,9 +3,9 @@
 Fading, uneven light, grain and specks together take most of the colour a network trained on clean
 photos would add. The network is therefore shown a restorer's ``levels`` (faded tones, lifted
 blacks, uneven light) computed at ``SCALE`` times its processing size: the bundled view's restorer
-(``bundled.VIEW``), the one the colorizers were chosen with; the output keeps the photo's
-own lightness at full resolution, untouched. On a clean photo the view changes little, and it costs
-the restorer's time on a photo of about 0.35 megapixels, whatever the photo's size.
+(``bundled.VIEW``, one pass, no mirror image), the one the colorizers were chosen with; the output
+keeps the photo's own lightness at full resolution, untouched. On a clean photo the view changes
+little, and it costs the restorer's time on a photo of about 0.35 megapixels, whatever its size.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ class View:
     @classmethod
     def from_pretrained(cls, device: str | torch.device = "cpu", engine: str = "torch") -> View:
         """The bundled view's restorer (``autocolor/weights``), checked against its SHA-256: its levels."""
-        return cls(Restorer.load(VIEW, ("levels",), require_checksum=True, device=device, engine=engine))
+        return cls(Restorer.load(VIEW, ("levels",), require_checksum=True, device=device, engine=engine,
+                                 mirror=False))  # fmt: skip
 
     def __call__(self, light: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return self.restore(self.reduce(light, size))
