@@ -93,7 +93,7 @@ def test_the_network_answers_for_the_photo_and_its_mirror_image(restorer_checkpo
 
     light = np.random.default_rng(1).random((96, 160), dtype=np.float32)
     one = Restorer.load(restorer_checkpoint, mirror=False)
-    clean, prob = Restorer.load(restorer_checkpoint).run_net(light)
+    clean, prob = Restorer.load(restorer_checkpoint, mirror=True).run_net(light)
     plain, mirrored = one.run_net(light), one.run_net(np.ascontiguousarray(light[:, ::-1]))
     np.testing.assert_allclose(clean, (plain[0] + mirrored[0][:, ::-1]) / 2, atol=1e-6)
     np.testing.assert_allclose(prob, (plain[1] + mirrored[1][:, ::-1]) / 2, atol=1e-6)
