@@ -13,7 +13,8 @@ colour original) and every row (a way to restore, then the colorizer):
 Rows: no restoration (the network shown its restored view of the photo, the default, and ``--view
 plain``); a classical chain (percentile levels, a median-difference defect mask filled by
 OpenCV's Telea inpainting, non-local-means denoising); each part of ``--restore`` alone; all of it
-(with the restorer's own fill, and with Telea's). ``--oracle`` adds rows that are given the truth, to
+(with the restorer's own fill, with Telea's, and with the network also shown the mirror image:
+API ``Restorer(mirror=True)``). ``--oracle`` adds rows that are given the truth, to
 show what limits the defect figure: the restorer's output with the *true* defect mask filled by Telea,
 and that with the true tones on top (the clean photo's smooth difference from it, defects left out).
 ``--clean FOLDER`` also scores ``--restore all`` on
@@ -75,6 +76,7 @@ def restorers(path: str | None, threshold: float) -> dict:
     for parts in ("levels", "grain", "defects", "all"):
         rows[f"--restore {parts}"] = _light(Restorer(net, parts, threshold=threshold))
     rows["--restore all (Telea fill)"] = _light(Restorer(net, "all", fill="telea", threshold=threshold))
+    rows["--restore all (mirror)"] = _light(Restorer(net, "all", threshold=threshold, mirror=True))
     return rows
 
 
@@ -186,6 +188,7 @@ def timing(folder: Path, restorer_path: str | None, runs: int, engines: list[str
     light = cv2.resize(rgb.mean(axis=2), (1152, 864), interpolation=cv2.INTER_AREA)
     net = net_lib.load(restorer_path or RESTORER)
     rows = {f"--restore {p}": Restorer(net, p) for p in ("levels", "grain", "defects", "all")}
+    rows["--restore all (mirror)"] = Restorer(net, "all", mirror=True)
     rows["classical chain"] = classical
     rows |= {f"--restore all, --engine {e}": Restorer(net, "all", engine=e) for e in engines}
     rows["colorizer (view, network and full resolution)"] = Colorizer.from_pretrained().colorize_light

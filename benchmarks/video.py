@@ -239,6 +239,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="--aged: the ageing's seed (default: 0)")
     p.add_argument("--weights", help="colorizer checkpoint (default: the bundled --backbone)")
     p.add_argument("--restorer", help="--aged: restorer checkpoint (default: the bundled one)")
+    p.add_argument("--mirror", action="store_true",
+                   help="--aged: the restorer's network also shown each frame's mirror image "
+                   "(API mirror=True)")  # fmt: skip
     p.add_argument(
         "--engine", choices=ENGINES, default="torch", help="where the networks run (default: torch)"
     )
@@ -250,7 +253,8 @@ def main() -> None:
         colorizer = Colorizer.from_pretrained(a.backbone, **load)
     print(f"model: {colorizer.net.config.backbone}")
     if a.aged:
-        restorer = Restorer.load(a.restorer, **load) if a.restorer else Restorer.from_pretrained(**load)
+        opts = dict(load, mirror=a.mirror)
+        restorer = Restorer.load(a.restorer, **opts) if a.restorer else Restorer.from_pretrained(**opts)
         clips = list(aged_clips(a.aged, a.videos, a.clips, a.frames or 36, a.seed))
         if a.strip:
             aged_strip(colorizer, restorer, clips[-1], a.strip)
