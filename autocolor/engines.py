@@ -116,8 +116,8 @@ class OpenVino:
         import openvino as ov
 
         config = {"INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "LATENCY"}
-        model = ov.convert_model(stdio.BytesIO(graph))
-        return ov.Core().compile_model(model, "CPU", config).create_infer_request()
+        core = ov.Core()  # read_model, not convert_model: the converter sends usage telemetry by default
+        return core.compile_model(core.read_model(graph), "CPU", config).create_infer_request()
 
     def run(self, request, inputs: list[np.ndarray]) -> list[np.ndarray]:
         with self.lock:  # the outputs read in place and copied once (the request reuses its buffers)
