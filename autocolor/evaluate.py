@@ -263,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         decoding = dict(param=args.param, boost=args.boost, fade=args.fade, temperature=args.temperature)
-        methods = build_methods(args.weights, size=args.size, device=args.device, view=args.view, **decoding)
+        methods = build_methods(
+            args.weights, size=args.size, device=args.device, view=args.view, mirror=args.mirror, **decoding
+        )
     except (CheckpointError, ModelNotAvailable, ValueError) as err:
         print(f"autocolor evaluate: error: {err}", file=sys.stderr)
         return 2

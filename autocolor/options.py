@@ -141,8 +141,13 @@ VIEWS = ("restored", "plain")  # what the colorizer's network is shown (restore.
 
 
 def add_view_flag(p: argparse.ArgumentParser) -> None:
-    """``--view``, shared by the colorizing commands and ``evaluate``."""
+    """``--view`` and ``--mirror``: what the networks are shown, shared by the colorizing commands and
+    ``evaluate``."""
     p.add_argument("--view", choices=VIEWS, default=VIEWS[0],
                    help="what the network is shown of a photo not restored by --restore: restored (faded "
                    "tones and uneven light corrected, for its eyes only: colours that survive age) or plain; "
                    "the output keeps the photo's own lightness either way (default restored)")  # fmt: skip
+    p.add_argument("--mirror", action="store_true",
+                   help="the network also looks at the photo mirrored left to right and the two "
+                   "answers are averaged: a little better colour for twice the network's time "
+                   "(default: off)")  # fmt: skip

@@ -216,6 +216,17 @@ def test_the_released_tools_decoding_is_a_flag_away(checkpoint, astronaut, tmp_p
     assert a.shape == b.shape and np.abs(a - b).max() > 0  # the flags reach the decoding
 
 
+def test_mirror_and_restore_reach_the_colorizer(checkpoint, astronaut):
+    from autocolor.commands.common import colorizer_from
+
+    def built(*flags):
+        return colorizer_from(colorize.parser().parse_args([str(astronaut), "-w", str(checkpoint), *flags]))
+
+    assert not built().mirror and built("--mirror").mirror
+    restoring = built("--restore", "defects")
+    assert restoring.restorer.parts == ("defects",) and restoring.restorer.mirror  # the restorer looks twice
+
+
 @pytest.mark.parametrize("sig,code", [("SIGTERM", 143), ("SIGINT", 130)])
 def test_a_signal_while_writing_leaves_no_temporary_file(tmp_path, sig, code):
     """The command stopped in the middle of a write: one line, its exit status, nothing half-written."""

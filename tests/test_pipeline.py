@@ -65,6 +65,20 @@ def test_predict_returns_histograms(colorizer, astronaut):
     assert full["hue"].shape == (1, 32, 512, 512)
 
 
+def test_the_network_answers_for_the_photo_and_its_mirror_image(checkpoint, astronaut):
+    light = imagefile.read_image(astronaut).light  # 256 x 256 processed: no padding
+    one = Colorizer.load(checkpoint, view="plain", mirror=False)
+    both = one.with_mirror(True).predict(light, features=True)
+    plain, mirrored = one.predict(light, features=True), one.predict(np.ascontiguousarray(light[:, ::-1]))
+    for name, p in both.probs.items():
+        expected = (plain.probs[name] + torch.flip(mirrored.probs[name], [-1])) / 2
+        torch.testing.assert_close(p, expected, atol=1e-7, rtol=0)
+        # a second opinion, not the same (the barely trained test model's histograms are nearly flat)
+        assert (p - plain.probs[name]).abs().max() > 5e-6
+    assert both.features.shape == plain.features.shape
+    assert not Colorizer.load(checkpoint).mirror  # one pass unless asked
+
+
 def test_render_reuses_a_prediction_at_any_resolution(colorizer, astronaut):
     photo = imagefile.read_image(astronaut)
     pred = colorizer.predict(photo)

@@ -79,7 +79,7 @@ def colorizer_from(args: argparse.Namespace):
                 temperature=args.temperature, device=args.device, restore=restorer_from(args),
                 guided=getattr(args, "upsample", "guided") == "guided",
                 seed=getattr(args, "seed", 0), engine=getattr(args, "engine", "torch"),
-                view=getattr(args, "view", "restored"))  # fmt: skip
+                view=getattr(args, "view", "restored"), mirror=getattr(args, "mirror", False))  # fmt: skip
     if args.weights:
         return Colorizer.load(args.weights, **opts)
     return Colorizer.from_pretrained(backbone=args.backbone, **opts)
