@@ -13,8 +13,10 @@ colour original) and every row (a way to restore, then the colorizer):
 Rows: no restoration (the network shown its restored view of the photo, the default, and ``--view
 plain``); a classical chain (percentile levels, a median-difference defect mask filled by
 OpenCV's Telea inpainting, non-local-means denoising); each part of ``--restore`` alone; all of it
-(with the restorer's own fill, with Telea's, and with the network also shown the mirror image:
-API ``Restorer(mirror=True)``). ``--oracle`` adds rows that are given the truth, to
+(with the restorer's own fill, with Telea's, with one pass of the restorer's network instead of the
+photo and its mirror image: API ``Restorer(mirror=False)``); no restoration and all of it with
+``--mirror`` (the colorizer's network also shown the mirror image).
+``--oracle`` adds rows that are given the truth, to
 show what limits the defect figure: the restorer's output with the *true* defect mask filled by Telea,
 and that with the true tones on top (the clean photo's smooth difference from it, defects left out).
 ``--clean FOLDER`` also scores ``--restore all`` on
@@ -30,6 +32,7 @@ and the colour each colorizer adds there.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import time
 from pathlib import Path
@@ -48,6 +51,8 @@ from autocolor.restore import THRESHOLD, Restorer, grown, split, telea
 from autocolor.restore import net as net_lib
 
 NONE = "no restoration"
+MIRROR = "--mirror"
+ONE_PASS = "restorer one pass"
 
 
 def levels(light: np.ndarray, black: float = 0.05, white: float = 0.95) -> np.ndarray:
@@ -72,11 +77,13 @@ def classical(light: np.ndarray) -> np.ndarray:
 def restorers(path: str | None, threshold: float) -> dict:
     """The rows: name -> a function from aged lightness to restored lightness."""
     net = net_lib.load(path or RESTORER)
-    rows = {NONE: _as_is, f"{NONE}, --view plain": _as_is, "classical chain": classical}
+    rows = {NONE: _as_is, f"{NONE}, --view plain": _as_is, f"{NONE}, {MIRROR}": _as_is,
+            "classical chain": classical}  # fmt: skip
     for parts in ("levels", "grain", "defects", "all"):
         rows[f"--restore {parts}"] = _light(Restorer(net, parts, threshold=threshold))
     rows["--restore all (Telea fill)"] = _light(Restorer(net, "all", fill="telea", threshold=threshold))
-    rows["--restore all (mirror)"] = _light(Restorer(net, "all", threshold=threshold, mirror=True))
+    rows[f"--restore all, {ONE_PASS}"] = _light(Restorer(net, "all", threshold=threshold, mirror=False))
+    rows[f"--restore all, {MIRROR}"] = rows["--restore all"]
     return rows
 
 
@@ -129,8 +136,10 @@ def _as_is(light: np.ndarray) -> np.ndarray:
 
 def _shown(colorizer: Colorizer, row: str) -> Colorizer:
     """The colorizer as the command runs it for ``row``: the network shown its restored view of the
-    photo only when nothing restored it (``--view``), as ``autocolor --restore`` skips the view."""
-    return colorizer if row == NONE else colorizer.with_view("plain")
+    photo only when nothing restored it (``--view``), as ``autocolor --restore`` skips the view, and
+    also shown its mirror image in a ``--mirror`` row."""
+    shown = colorizer if row.startswith(NONE) and "--view plain" not in row else colorizer.with_view("plain")
+    return shown.with_mirror(True) if row.endswith(MIRROR) else shown
 
 
 def score(rows: dict, colorizers: dict, folder: Path, limit: int = 0) -> dict:
@@ -188,10 +197,11 @@ def timing(folder: Path, restorer_path: str | None, runs: int, engines: list[str
     light = cv2.resize(rgb.mean(axis=2), (1152, 864), interpolation=cv2.INTER_AREA)
     net = net_lib.load(restorer_path or RESTORER)
     rows = {f"--restore {p}": Restorer(net, p) for p in ("levels", "grain", "defects", "all")}
-    rows["--restore all (mirror)"] = Restorer(net, "all", mirror=True)
+    rows[f"--restore all, {ONE_PASS}"] = Restorer(net, "all", mirror=False)
     rows["classical chain"] = classical
     rows |= {f"--restore all, --engine {e}": Restorer(net, "all", engine=e) for e in engines}
     rows["colorizer (view, network and full resolution)"] = Colorizer.from_pretrained().colorize_light
+    rows[f"colorizer, {MIRROR}"] = Colorizer.from_pretrained(mirror=True).colorize_light
     for e in engines:
         rows[f"colorizer, --engine {e}"] = Colorizer.from_pretrained(engine=e).colorize_light
     for r in rows.values():
@@ -245,7 +255,7 @@ def main() -> None:
     p.add_argument("--engines", nargs="*", default=[], choices=ENGINES[1:],
                    help="--timing: also time restoring and colorizing on these engines")  # fmt: skip
     p.add_argument("--limit", type=int, default=0, help="only the first N twins (a quick look)")
-    p.add_argument("--rows", help="comma-separated row names to run (default: all)")
+    p.add_argument("--rows", help="row names to run, separated by commas without a space (default: all)")
     p.add_argument("--oracle", action="store_true", help="add the rows given the truth (true mask, tones)")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="defect probability that is filled")
     p.add_argument("--clean-row", default="--restore all", help="the row scored on the clean photos")
@@ -270,7 +280,7 @@ def main() -> None:
     if args.oracle:
         rows |= oracles(args.restorer, args.threshold)
     if args.rows:
-        rows = {n: rows[n] for n in args.rows.split(",")}
+        rows = {n: rows[n] for n in re.split(r",(?! )", args.rows)}  # names hold ", " but not ","
     result = score(rows, colorizers, args.aged, args.limit)
     cols = [
         "restoration",

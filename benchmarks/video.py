@@ -239,22 +239,27 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="--aged: the ageing's seed (default: 0)")
     p.add_argument("--weights", help="colorizer checkpoint (default: the bundled --backbone)")
     p.add_argument("--restorer", help="--aged: restorer checkpoint (default: the bundled one)")
-    p.add_argument("--mirror", action="store_true",
-                   help="--aged: the restorer's network also shown each frame's mirror image "
-                   "(API mirror=True)")  # fmt: skip
+    p.add_argument(
+        "--mirror",
+        action="store_true",
+        help="the colorizer's network also shown each frame's mirror image (autocolor --mirror)",
+    )
+    p.add_argument("--one-pass", action="store_true",
+                   help="--aged: one pass of the restorer's network, not also shown each frame's mirror "
+                   "image (API Restorer(mirror=False))")  # fmt: skip
     p.add_argument(
         "--engine", choices=ENGINES, default="torch", help="where the networks run (default: torch)"
     )
     a = p.parse_args()
     load = dict(engine=a.engine)
     if a.weights:
-        colorizer = Colorizer.load(a.weights, **load)
+        colorizer = Colorizer.load(a.weights, mirror=a.mirror, **load)
     else:
-        colorizer = Colorizer.from_pretrained(a.backbone, **load)
+        colorizer = Colorizer.from_pretrained(a.backbone, mirror=a.mirror, **load)
     print(f"model: {colorizer.net.config.backbone}")
     if a.aged:
-        opts = dict(load, mirror=a.mirror)
-        restorer = Restorer.load(a.restorer, **opts) if a.restorer else Restorer.from_pretrained(**opts)
+        load["mirror"] = not a.one_pass
+        restorer = Restorer.load(a.restorer, **load) if a.restorer else Restorer.from_pretrained(**load)
         clips = list(aged_clips(a.aged, a.videos, a.clips, a.frames or 36, a.seed))
         if a.strip:
             aged_strip(colorizer, restorer, clips[-1], a.strip)
