@@ -155,10 +155,14 @@ def score(rows: dict, colorizers: dict, folder: Path, limit: int = 0) -> dict:
         defect = np.asarray(Image.open(twin["mask"]).convert("L")) > 64
         megapixels += aged.size / 1e6
         gray_color = psnr(0, color_part(original))
+        restored: dict = {}  # rows that share a restoration (a --mirror row) run it once a photo
         for name, restore in rows.items():
-            start = time.perf_counter()
-            light = restore(aged, truth, defect) if isinstance(restore, Oracle) else restore(aged)
-            sums[name]["seconds"] += time.perf_counter() - start
+            if restore not in restored:
+                start = time.perf_counter()
+                light = restore(aged, truth, defect) if isinstance(restore, Oracle) else restore(aged)
+                restored[restore] = light, time.perf_counter() - start
+            light, seconds = restored[restore]
+            sums[name]["seconds"] += seconds
             sums[name]["light"].append(psnr(light, truth) - psnr(aged, truth))
             if defect.any():
                 sums[name]["defect"].append(

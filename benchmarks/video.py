@@ -258,8 +258,8 @@ def main() -> None:
         colorizer = Colorizer.from_pretrained(a.backbone, mirror=a.mirror, **load)
     print(f"model: {colorizer.net.config.backbone}")
     if a.aged:
-        load["mirror"] = not a.one_pass
-        restorer = Restorer.load(a.restorer, **load) if a.restorer else Restorer.from_pretrained(**load)
+        opts = dict(load, mirror=not a.one_pass)
+        restorer = Restorer.load(a.restorer, **opts) if a.restorer else Restorer.from_pretrained(**opts)
         clips = list(aged_clips(a.aged, a.videos, a.clips, a.frames or 36, a.seed))
         if a.strip:
             aged_strip(colorizer, restorer, clips[-1], a.strip)
