@@ -291,7 +291,8 @@ def _photo_sets(cfg: TrainConfig) -> tuple[list[Path], list[Path], data.Training
         balance = histograms.rebalancing_weights(data.color_prior(photos), cfg.rebalance)
     crops = data.TrainingCrops(photos, cfg.head, cfg.crop, (cfg.scale_min, cfg.scale_max), cfg.points,
                                cfg.margin, cfg.window, cfg.seed, cfg.cutouts, degraded=cfg.degrade,
-                               balance=balance, soften=cfg.soften, view=view.from_mode(cfg.view))  # fmt: skip
+                               balance=balance, soften=cfg.soften,
+                               view=view.for_training(cfg.view))  # fmt: skip
     return photos, val_photos, crops
 
 
@@ -517,8 +518,9 @@ HELP = {
     "on the training photos) weighs 1 / (s p + (1 - s) / 96) (0: off; Zhang et al. used 0.5)",
     "degrade": "share of crops whose gray input (never the target colours) is aged as a scan of an old "
     "print: faded, grainy, soft, scratched, dusty (the old-print model, autocolor.data.aging)",
-    "view": "what the network is shown of each gray input: plain (as it is) or restored (the restorer's "
-    "levels, as the colorizer shows a photo by default; autocolor.restore.view)",
+    "view": "what the network is shown of each gray input: plain (as it is), restored (the restorer's "
+    "levels, as the colorizer shows a photo by default) or restore (the restorer's whole output, as "
+    "--restore shows it); autocolor.restore.view",
     "optimizer": "adamw or sgd (momentum 0.9)",
     "lr": "learning rate of the head",
     "backbone_lr": "the backbone's learning rate as a multiple of --lr",

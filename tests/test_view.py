@@ -96,3 +96,13 @@ def test_a_restoring_colorizer_loads_no_view_until_it_stops_restoring(checkpoint
     assert restoring.with_restorer(None).view is not None
     with pytest.raises(ValueError, match="bogus"):
         Colorizer.load(checkpoint, restore=Restorer.load(restorer_checkpoint), view="bogus")
+
+
+def test_training_for_restore_shows_the_restorers_whole_output(aged):
+    """``autocolor train --view restore``: the network is shown what ``--restore all`` gives it."""
+    view = view_lib.for_training("restore")
+    small = aged[::4, ::4].copy()
+    assert np.array_equal(view(small, (64, 64)), Restorer.from_pretrained()(small).light)
+    assert view_lib.for_training("plain") is None
+    with pytest.raises(ValueError, match="view must be one of"):
+        view_lib.for_training("levels")

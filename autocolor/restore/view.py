@@ -51,6 +51,23 @@ class View:
         return self.restorer(small).light
 
 
+TRAINING = (*MODES, "restore")  # ``autocolor train --view``: also what ``--restore`` shows the network
+
+
+def restored_whole(restorer: Restorer):
+    """A view that is ``restorer``'s whole output at the photo's own size: what the network is shown
+    of a photo that ``--restore all`` restored (the colorizer then reduces it to its processing size)."""
+    return lambda light, size: restorer(light).light
+
+
+def for_training(mode: str):
+    """The view ``autocolor train --view`` asks for (TRAINING): a ``from_mode`` view, or ``restore``:
+    the bundled restorer's whole output (``restored_whole``), to train a colorizer for ``--restore``."""
+    if mode not in TRAINING:
+        raise ValueError(f"view must be one of {', '.join(TRAINING)}, not {mode!r}")
+    return restored_whole(Restorer.from_pretrained()) if mode == "restore" else from_mode(mode)
+
+
 def from_mode(mode: str, device: str | torch.device = "cpu", unused: bool = False,
               engine: str = "torch") -> View | None:  # fmt: skip
     """The view a ``--view`` mode asks for (None: ``plain``, or ``unused``: the mode is checked, nothing
