@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from autocolor import commands, imagefile
-from autocolor.data import aging, twins
+from autocolor.data import aging, thin_objects, twins
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,13 @@ def test_photos_that_differ_only_by_suffix_get_twins_of_their_own(photo_dir, tmp
     assert names == ["cat.jpg.png", "cat.png.png", "moon.png"]
     for r in twins.read_manifest(tmp_path / "a"):
         assert imagefile.read_image(r["image"]).light.shape == imagefile.read_image(r["source"]).light.shape
+
+
+def test_thin_objects_are_thin_and_within_the_photos_range(light):
+    lo, hi = np.quantile(light, (0.02, 0.98))
+    for seed in range(8):
+        out = thin_objects.rod(light, np.random.default_rng(seed))
+        changed = np.abs(out - light) > 0.02
+        assert 0 < changed.mean() < 0.04  # a rod, not a region
+        # never brighter than the photo's white or darker than its black (a scratch is paper-white)
+        assert (out <= np.maximum(light, hi) + 1e-3).all() and (out >= np.minimum(light, lo) - 1e-3).all()

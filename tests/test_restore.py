@@ -165,7 +165,7 @@ def test_train_restorer_resumes_with_its_own_settings_and_names_a_damaged_run(ph
     run = tmp_path / "run"
     photos = [str(photo_dir / "chelsea.png"), str(photo_dir / "coffee.png")]
     small = ["--batch", "2", "--save-every", "2", "--workers", "0", "--quantiles", "8", "--out", str(run)]
-    settings = ["--steps", "2", "--mask-weight", "2", "--width", "16"]
+    settings = ["--steps", "2", "--mask-weight", "2", "--width", "16", "--objects", "0.5"]
     assert commands.main(["train-restorer", *photos, *settings, *small]) == 0
     capsys.readouterr()
     # resumed with the run's own 8 quantiles, although the command line does not repeat them
@@ -173,7 +173,8 @@ def test_train_restorer_resumes_with_its_own_settings_and_names_a_damaged_run(ph
     assert commands.main(args) == 0
     assert net.load(run / "restorer.pt").config.stats == net.load(run / "restorer-step-2.pt").config.stats
     assert len(net.load(run / "restorer.pt").config.stats) == 8 and (run / "restorer-step-4.pt").exists()
-    assert torch.load(run / "state.pt", weights_only=True)["config"]["mask_weight"] == 2.0  # kept on resume
+    config = torch.load(run / "state.pt", weights_only=True)["config"]
+    assert config["mask_weight"] == 2.0 and config["objects"] == 0.5  # kept on resume
     assert net.load(run / "restorer.pt").config.width == 16
     capsys.readouterr()
     (run / "state.pt").write_bytes(b"damaged")

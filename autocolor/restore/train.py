@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .. import model as model_lib
-from ..data import aging, crops
+from ..data import aging, crops, thin_objects
 from . import net as net_lib
 
 STATE_FILE = "state.pt"
@@ -47,6 +47,7 @@ class RestorerTrainConfig:
     defect_weight: float = 4.0  # extra L1 weight of defect pixels
     mask_weight: float = 0.5  # weight of the detector's cross-entropy
     clean: float = 0.2  # share of samples left unaged (the target is the input)
+    objects: float = 0.0  # share of photos given thin objects (poles, wires) as part of the scene
     save_every: int = 250
     seed: int = 0
     workers: int = 1
@@ -92,6 +93,8 @@ class AgedCrops(Dataset):
         clean = clean.astype(np.float32) / 255
         if rng.random() < 0.5:
             clean = clean[:, ::-1].copy()
+        if cfg.objects and rng.random() < cfg.objects:
+            clean = thin_objects.draw(clean, rng)
         if rng.random() < cfg.clean:
             aged = aging.Aged(aging.to_uint8(clean).astype(np.float32) / 255)
         else:
@@ -230,6 +233,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--defect-weight", type=float, default=4.0, help="extra L1 weight of defect pixels")
     p.add_argument("--mask-weight", type=float, default=0.5, help="weight of the detector's cross-entropy")
     p.add_argument("--clean", type=float, default=0.2, help="share of samples left unaged (default 0.2)")
+    p.add_argument("--objects", type=float, default=0.0,
+                   help="share of photos given thin objects (poles, wires, rods) as part of the scene, "
+                   "so that the detector learns they are not scratches (default 0)")  # fmt: skip
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out with its own settings (--steps, --workers may "
                    "change)")  # fmt: skip
@@ -246,9 +252,8 @@ def run(args: argparse.Namespace) -> int:
         net = net_lib.RestorerConfig(width=width, stats=stats, scene=args.scene)
         cfg = RestorerTrainConfig(tuple(args.photos), args.out, args.steps, args.batch, lr=args.lr,
                                   defect_weight=args.defect_weight, mask_weight=args.mask_weight,
-                                  clean=args.clean, save_every=args.save_every, seed=args.seed,
-                                  workers=args.workers,
-                                  init=args.init, net=net)  # fmt: skip
+                                  clean=args.clean, objects=args.objects, save_every=args.save_every,
+                                  seed=args.seed, workers=args.workers, init=args.init, net=net)  # fmt: skip
         print(train(cfg, resume=args.resume))
     except (ValueError, model_lib.CheckpointError) as err:
         print(f"autocolor train-restorer: error: {err}", file=sys.stderr)
