@@ -21,7 +21,8 @@ show what limits the defect figure: the restorer's output with the *true* defect
 and that with the true tones on top (the clean photo's smooth difference from it, defects left out).
 ``--clean FOLDER`` also scores ``--restore all`` on
 the clean photos made gray (PSNR of the restored lightness against the input: how much it leaves alone)
-and the colour each colorizer adds there.
+and the colour each colorizer adds there, and on scikit-image's ``camera``, a real black-and-white
+photo whose tripod has thin bright legs that a scratch detector can take for scratches.
 
     python benchmarks/restore.py data/val-aged --clean data/val
     python benchmarks/restore.py data/eval-aged --clean data/eval -w runs/aged/best.pt
@@ -194,6 +195,19 @@ def score_clean(restorer, colorizers: dict, folder: Path) -> list[list]:
     return rows
 
 
+def real_photo(path: str | None, threshold: float) -> list[list]:
+    """scikit-image's ``camera`` (a black-and-white photo, no ageing) with ``--restore all``: the pixels
+    taken for defects (its tripod's thin bright legs must not be) and the PSNR against the input."""
+    import skimage.data
+
+    light = skimage.data.camera().astype(np.float32) / 255
+    restored = Restorer(net_lib.load(path or RESTORER), "all", threshold=threshold)(light)
+    found = int((restored.defects > threshold).sum())
+    kept = psnr(restored.light, light)
+    return [["camera: pixels taken for defects", f"{found}", f"of {light.size}"],
+            ["camera: PSNR of the restored lightness against the input", f"{kept:.2f}", ""]]  # fmt: skip
+
+
 def timing(folder: Path, restorer_path: str | None, runs: int, engines: list[str]) -> str:
     """Restoration of a 1 MP photo, each row's median time and its ratio to the colorizer's work on
     the same photo (its view, network and full resolution, measured in the same rounds)."""
@@ -304,7 +318,8 @@ def main() -> None:
         print(
             table(
                 ["clean photos", "mean", ""],
-                score_clean(restorers(args.restorer, args.threshold)[args.clean_row], colorizers, args.clean),
+                score_clean(restorers(args.restorer, args.threshold)[args.clean_row], colorizers, args.clean)
+                + real_photo(args.restorer, args.threshold),
             )
         )
 
