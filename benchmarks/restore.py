@@ -17,8 +17,9 @@ OpenCV's Telea inpainting, non-local-means denoising); each part of ``--restore`
 photo and its mirror image: API ``Restorer(mirror=False)``); no restoration and all of it with
 ``--mirror`` (the colorizer's network also shown the mirror image).
 ``--oracle`` adds rows that are given the truth, to
-show what limits the defect figure: the restorer's output with the *true* defect mask filled by Telea,
-and that with the true tones on top (the clean photo's smooth difference from it, defects left out).
+show what limits the figures: the restorer's output with the *true* defect mask filled by Telea,
+that with the true tones on top (the clean photo's smooth difference from it, defects left out), and
+the restorer's output with the one gain and offset that fit the clean photo best.
 ``--clean FOLDER`` also scores ``--restore all`` on
 the clean photos made gray (PSNR of the restored lightness against the input: how much it leaves alone)
 and the colour each colorizer adds there, and on scikit-image's ``camera``, a real black-and-white
@@ -121,10 +122,21 @@ class Oracle:
         return np.clip(out, 0, 1).astype(np.float32)
 
 
+class TrueGain(Oracle):
+    """A row given the truth: ``--restore all`` with the one gain and offset that bring it closest to
+    the clean photo (least squares): what is left when only the photo's overall tone is wrong."""
+
+    def __call__(self, light: np.ndarray, truth: np.ndarray, defect: np.ndarray) -> np.ndarray:
+        out = self.restoring(light, defect).light
+        gain, offset = np.polyfit(out.ravel()[::5], truth.ravel()[::5], 1)
+        return np.clip(out * gain + offset, 0, 1).astype(np.float32)
+
+
 def oracles(path: str | None, threshold: float) -> dict:
     """The rows given the truth (``Oracle``), sharing the ``--restore all`` restorer."""
     restoring = Restoring(Restorer(net_lib.load(path or RESTORER), "all", threshold=threshold))
-    return {"true mask": Oracle(restoring, False), "true mask and tones": Oracle(restoring, True)}
+    return {"true mask": Oracle(restoring, False), "true mask and tones": Oracle(restoring, True),
+            "true gain and offset": TrueGain(restoring, False)}  # fmt: skip
 
 
 def _light(restorer: Restorer):
