@@ -60,7 +60,7 @@ class TrainConfig:
     lightness_weight: bool = True
     rebalance: float = 0.0  # Zhang et al.'s class rebalancing strength (0: off, their 0.5)
     degrade: float = 0.0  # share of crops whose gray input is aged as an old print (data.aging)
-    view: str = "plain"  # what the network is shown: the gray input as it is, or restored (restore.view)
+    view: str = "plain"  # what the network is shown: plain, restored or restore (restore.view.TRAINING)
     optimizer: str = "adamw"  # or "sgd"
     lr: float = 3e-4
     backbone_lr: float = 0.1  # multiplier of lr for the backbone

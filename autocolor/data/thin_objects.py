@@ -17,7 +17,8 @@ from .aging import _curve, _draw, _paint, _u
 
 
 def rod(light: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One shaded rod drawn into ``light`` (H, W): a body and, offset to one side, its highlight."""
+    """One rod drawn into ``light`` (H, W): flat and bright, or a body and, offset to one side, its
+    highlight."""
     h, w = light.shape
     angle = rng.uniform(0, 2 * np.pi)
     line = _curve(rng, rng.uniform([0, 0], [w, h]), angle, rng.uniform(0.1, 0.8) * max(h, w), 0.003)
@@ -38,7 +39,7 @@ def rod(light: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def draw(light: np.ndarray, rng: np.random.Generator, count=(1, 4)) -> np.ndarray:
-    """``light`` (H, W) with ``count`` (a range) shaded rods drawn in as part of the scene."""
+    """``light`` (H, W) with ``count`` (a range) rods drawn in as part of the scene."""
     for _ in range(int(rng.integers(count[0], count[1] + 1))):
         light = rod(light, rng)
     return np.clip(light, 0, 1).astype(np.float32)
