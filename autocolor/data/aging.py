@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .strokes import coverage, curve, paint, uniform
+
 Mask = np.ndarray | None
 
 
@@ -66,14 +68,10 @@ class Aged:
         return out
 
 
-def _u(rng: np.random.Generator, lo_hi) -> float:
-    return float(rng.uniform(*lo_hi))
-
-
 # ------------------------------------------------------------------ global defects
 def soft_focus(light: np.ndarray, rng: np.random.Generator, sigma=(0.4, 1.8)) -> tuple[np.ndarray, Mask]:
     """An out-of-focus or enlarged print: Gaussian blur of ``sigma`` pixels."""
-    s = _u(rng, sigma)
+    s = uniform(rng, sigma)
     return cv2.GaussianBlur(light, (0, 0), s, borderType=cv2.BORDER_REFLECT), None
 
 
@@ -91,7 +89,7 @@ def uneven_exposure(light: np.ndarray, rng: np.random.Generator) -> tuple[np.nda
 def fade(light: np.ndarray, rng: np.random.Generator, black=(0.03, 0.25), white=(0.7, 0.97),
          gamma=(0.75, 1.35)) -> tuple[np.ndarray, Mask]:  # fmt: skip
     """A faded print: blacks lifted to ``black``, whites dimmed to ``white``, tones bent by ``gamma``."""
-    lo, hi, g = _u(rng, black), _u(rng, white), _u(rng, gamma)
+    lo, hi, g = uniform(rng, black), uniform(rng, white), uniform(rng, gamma)
     return (lo + (hi - lo) * np.power(np.clip(light, 0, 1), g)).astype(np.float32), None
 
 
@@ -100,11 +98,11 @@ def grain(light: np.ndarray, rng: np.random.Generator, strength=(0.02, 0.09),
     """Film grain: Gaussian noise of ``size`` pixels whose strength follows the signal (largest in
     the mid-tones, as silver grains are), ``strength`` its sigma at mid-gray."""
     noise = rng.standard_normal(light.shape).astype(np.float32)
-    s = _u(rng, size)
+    s = uniform(rng, size)
     if s > 0.35:
         noise = cv2.GaussianBlur(noise, (0, 0), s)
         noise /= max(float(noise.std()), 1e-6)
-    amp = _u(rng, strength) * 2 * np.sqrt(np.clip(light * (1 - light), 0.01, None))
+    amp = uniform(rng, strength) * 2 * np.sqrt(np.clip(light * (1 - light), 0.01, None))
     return np.clip(light + amp * noise, 0, 1).astype(np.float32), None
 
 
@@ -127,30 +125,9 @@ def jpeg(light: np.ndarray, rng: np.random.Generator, quality=(35, 90)) -> tuple
 
 
 # ------------------------------------------------------------------ local defects
-def _curve(rng: np.random.Generator, start, angle: float, length: float, bend: float, steps: int = 24):
-    """Points (N, 2) of a smooth random curve from ``start``: direction drifts by ``bend`` rad/step."""
-    turn = np.cumsum(rng.normal(0, bend, steps)) + angle
-    step = length / steps
-    pts = np.cumsum(np.stack([np.cos(turn), np.sin(turn)], 1) * step, axis=0) + start
-    return np.vstack([start, pts])
-
-
-def _draw(shape, curves, width: int) -> np.ndarray:
-    """Anti-aliased coverage (float32 in [0, 1]) of polylines ``curves`` drawn ``width`` pixels wide."""
-    canvas = np.zeros(shape, np.uint8)
-    shift = 4  # sub-pixel precision
-    polys = [np.round(c * (1 << shift)).astype(np.int32) for c in curves]
-    cv2.polylines(canvas, polys, False, 255, max(1, width), cv2.LINE_AA, shift)
-    return canvas.astype(np.float32) / 255
-
-
-def _paint(light: np.ndarray, cover: np.ndarray, value: np.ndarray | float) -> np.ndarray:
-    return (light * (1 - cover) + value * cover).astype(np.float32)
-
-
-def _tone(rng: np.random.Generator, bright: float) -> float:
+def defect_tone(rng: np.random.Generator, bright: float) -> float:
     """A defect's gray: near white with probability ``bright``, else near black."""
-    return _u(rng, (0.82, 1.0)) if rng.random() < bright else _u(rng, (0.0, 0.18))
+    return uniform(rng, (0.82, 1.0)) if rng.random() < bright else uniform(rng, (0.0, 0.18))
 
 
 def _lines(light: np.ndarray, rng: np.random.Generator, count, length, bend: float, steps: int, widths,
@@ -161,9 +138,9 @@ def _lines(light: np.ndarray, rng: np.random.Generator, count, length, bend: flo
     mask = np.zeros_like(light)
     for _ in range(int(rng.integers(count[0], count[1] + 1))):
         size = rng.uniform(*length) * max(h, w)
-        line = _curve(rng, rng.uniform([0, 0], [w, h]), rng.uniform(0, 2 * np.pi), size, bend, steps)
-        cover = _draw(light.shape, [line], int(rng.integers(*widths))) * _u(rng, strength)
-        light = _paint(light, cover, _tone(rng, bright))
+        line = curve(rng, rng.uniform([0, 0], [w, h]), rng.uniform(0, 2 * np.pi), size, bend, steps)
+        cover = coverage(light.shape, [line], int(rng.integers(*widths))) * uniform(rng, strength)
+        light = paint(light, cover, defect_tone(rng, bright))
         np.maximum(mask, cover, out=mask)
     return light, mask
 
@@ -181,7 +158,7 @@ def hairs(light: np.ndarray, rng: np.random.Generator, count=(1, 4)) -> tuple[np
 def dust(light: np.ndarray, rng: np.random.Generator, per_mp=(40.0, 400.0)) -> tuple[np.ndarray, Mask]:
     """Dust and specks: small blots (radius 0.5-4 pixels, a few larger), white or black."""
     h, w = light.shape
-    n = rng.poisson(_u(rng, per_mp) * h * w / 1e6)
+    n = rng.poisson(uniform(rng, per_mp) * h * w / 1e6)
     canvas = {True: np.zeros((h, w), np.uint8), False: np.zeros((h, w), np.uint8)}
     for _ in range(n):
         r = min(rng.pareto(2.5) + 0.5, 8.0)
@@ -191,23 +168,24 @@ def dust(light: np.ndarray, rng: np.random.Generator, per_mp=(40.0, 400.0)) -> t
         cv2.ellipse(canvas[rng.random() < 0.6], centre, axes, rng.uniform(0, 180), 0, 360, level, -1,
                     cv2.LINE_AA, 4)  # fmt: skip
     white, black = (canvas[k].astype(np.float32) / 255 for k in (True, False))
-    light = _paint(_paint(light, white, _u(rng, (0.85, 1.0))), black, _u(rng, (0.0, 0.15)))
+    light = paint(paint(light, white, uniform(rng, (0.85, 1.0))), black, uniform(rng, (0.0, 0.15)))
     return light, np.maximum(white, black)
 
 
 def creases(light: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Mask]:
     """A fold: a long crack of broken white emulsion with short side branches, one side a little darker."""
     h, w = light.shape
-    line = _curve(rng, rng.uniform([0, 0], [w, h]), rng.uniform(0, 2 * np.pi), max(h, w), 0.05, 48)
+    line = curve(rng, rng.uniform([0, 0], [w, h]), rng.uniform(0, 2 * np.pi), max(h, w), 0.05, 48)
     branches = [
-        _curve(rng, line[i], rng.uniform(0, 2 * np.pi), rng.uniform(5, 30), 0.3, 8)
+        curve(rng, line[i], rng.uniform(0, 2 * np.pi), rng.uniform(5, 30), 0.3, 8)
         for i in rng.integers(0, len(line), int(rng.integers(3, 12)))
     ]
-    cover = np.maximum(_draw(light.shape, [line], int(rng.integers(1, 4))), _draw(light.shape, branches, 1))
-    cover *= _u(rng, (0.6, 1.0))
-    side = _draw(light.shape, [line], 12) > 0
+    crack = coverage(light.shape, [line], int(rng.integers(1, 4)))
+    cover = np.maximum(crack, coverage(light.shape, branches, 1))
+    cover *= uniform(rng, (0.6, 1.0))
+    side = coverage(light.shape, [line], 12) > 0
     light = np.where(side, light * 0.95, light).astype(np.float32)
-    return _paint(light, cover, _u(rng, (0.85, 1.0))), cover
+    return paint(light, cover, uniform(rng, (0.85, 1.0))), cover
 
 
 # ------------------------------------------------------------------ the whole model

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from . import aging
+from .strokes import coverage, paint, uniform
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,10 @@ class _Clip:
     def __init__(self, rng: np.random.Generator, model: OldFilm):
         self.rng, self.m = rng, model
         self.static_seed = int(rng.integers(2**63))  # the same soft focus, vignette and fade every frame
-        self.grain = (aging._u(rng, model.grain_strength),) * 2, (aging._u(rng, model.grain_size),) * 2
-        self.gain, self.offset = aging._u(rng, model.flicker_gain), aging._u(rng, model.flicker_offset)
-        self.dust = (aging._u(rng, model.dust_per_mp),) * 2 if rng.random() < model.dust else None
-        self.birth = aging._u(rng, model.scratch_birth) if rng.random() < model.scratches else 0.0
+        self.grain = (uniform(rng, model.grain_strength),) * 2, (uniform(rng, model.grain_size),) * 2
+        self.gain, self.offset = uniform(rng, model.flicker_gain), uniform(rng, model.flicker_offset)
+        self.dust = (uniform(rng, model.dust_per_mp),) * 2 if rng.random() < model.dust else None
+        self.birth = uniform(rng, model.scratch_birth) if rng.random() < model.scratches else 0.0
         self.tracks: list[_Scratch] = []
 
     def static(self, light: np.ndarray) -> np.ndarray:
@@ -103,13 +104,13 @@ class _Clip:
         if rng.random() < self.birth:
             self.tracks.append(_Scratch(
                 x=rng.uniform(0.05 * w, 0.95 * w), speed=rng.normal(0, self.m.scratch_drift),
-                slant=rng.normal(0, 2.0), width=int(rng.integers(1, 4)), tone=aging._tone(rng, 0.6),
-                strength=rng.uniform(0.5, 1.0), death=1 / aging._u(rng, self.m.scratch_life)))  # fmt: skip
+                slant=rng.normal(0, 2.0), width=int(rng.integers(1, 4)), tone=aging.defect_tone(rng, 0.6),
+                strength=rng.uniform(0.5, 1.0), death=1 / uniform(rng, self.m.scratch_life)))  # fmt: skip
         mask = np.zeros_like(light)
         for s in self.tracks:
             s.x += s.speed + rng.normal(0, 0.1)
-            cover = aging._draw(light.shape, [s.curve(h, rng)], s.width) * s.strength
-            light = aging._paint(light, cover, s.tone)
+            cover = coverage(light.shape, [s.curve(h, rng)], s.width) * s.strength
+            light = paint(light, cover, s.tone)
             np.maximum(mask, cover, out=mask)
         return light, mask
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .aging import _curve, _draw, _paint, _u
+from .strokes import coverage, curve, paint, uniform
 
 
 def rod(light: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -21,21 +21,21 @@ def rod(light: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     highlight."""
     h, w = light.shape
     angle = rng.uniform(0, 2 * np.pi)
-    line = _curve(rng, rng.uniform([0, 0], [w, h]), angle, rng.uniform(0.1, 0.8) * max(h, w), 0.003)
+    line = curve(rng, rng.uniform([0, 0], [w, h]), angle, rng.uniform(0.1, 0.8) * max(h, w), 0.003)
     lo, hi = np.quantile(light[:: max(1, h // 256), :: max(1, w // 256)], (0.02, 0.98))
     kind = rng.random()
     if kind < 0.35:  # a sunlit pole or a tripod's leg: flat and nearly as bright as the photo's white
         width = rng.uniform(4, 9)
-        return _paint(light, _draw(light.shape, [line], round(width)), hi * _u(rng, (0.85, 1.0)))
+        return paint(light, coverage(light.shape, [line], round(width)), hi * uniform(rng, (0.85, 1.0)))
     width = rng.uniform(2, 7)
     if kind < 0.65:  # lit metal or paint: a mid-bright body, its highlight near the photo's white
-        body, shine = lo + (hi - lo) * _u(rng, (0.45, 0.8)), hi * _u(rng, (0.9, 1.0))
+        body, shine = lo + (hi - lo) * uniform(rng, (0.45, 0.8)), hi * uniform(rng, (0.9, 1.0))
     else:  # a wire or a pole against the light: dark, a faint sheen
-        body = lo + (hi - lo) * _u(rng, (0.0, 0.25))
-        shine = body + (hi - lo) * _u(rng, (0.05, 0.25))
+        body = lo + (hi - lo) * uniform(rng, (0.0, 0.25))
+        shine = body + (hi - lo) * uniform(rng, (0.05, 0.25))
     normal = np.array([-np.sin(angle), np.cos(angle)]) * width / 4 * rng.choice([-1, 1])
-    light = _paint(light, _draw(light.shape, [line], round(width)), body)
-    return _paint(light, _draw(light.shape, [line + normal], max(1, round(width / 3))), shine)
+    light = paint(light, coverage(light.shape, [line], round(width)), body)
+    return paint(light, coverage(light.shape, [line + normal], max(1, round(width / 3))), shine)
 
 
 def draw(light: np.ndarray, rng: np.random.Generator, count=(1, 4)) -> np.ndarray:
