@@ -15,7 +15,7 @@ RESTORER = WEIGHTS_DIR / "autocolor-restorer.pt"  # ``--restore``
 # The network's restored view is the levels of the restorer the colorizers were chosen with (0.6), which
 # keeps clean photos closer to themselves than the newer ``--restore`` restorer (docs/benchmarks.md).
 VIEW = WEIGHTS_DIR / "autocolor-view.pt"
-VERSIONS = {"effnet-lite2": "0.6", "effnet-lite0": "0.3", "restorer": "0.7", "view-restorer": "0.6"}
+VERSIONS = {"effnet-lite2": "0.6", "effnet-lite0": "0.3", "restorer": "0.8", "view-restorer": "0.6"}
 
 
 def colorizer_weights(backbone: str = DEFAULT_BACKBONE) -> Path:
