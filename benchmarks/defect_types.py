@@ -13,7 +13,6 @@ for filling), and the kind's share of the restored squared error over all defect
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,8 @@ ALL = "all defects"
 def tally(folder: Path, restorer: Restorer) -> dict[str, np.ndarray]:
     """Per kind: pixels, aged squared error, restored squared error, pixels found, photos."""
     sums: dict[str, np.ndarray] = {}
-    for row in csv.DictReader((folder / twins.MANIFEST).open()):
-        rel = Path(row["image"]).relative_to("images")
+    for row in twins.read_manifest(folder):
+        rel = row["image"].relative_to(folder / "images")
         clean = imagefile.read_image(row["source"]).light.astype(np.float32)
         aged = aging.age(clean, np.random.default_rng(twins.twin_seed(int(row["seed"]), rel)))
         restored = restorer(aged.light)
