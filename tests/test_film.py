@@ -12,7 +12,7 @@ from autocolor import commands
 from autocolor.data import film_aging
 
 cv2 = pytest.importorskip("cv2")
-from autocolor.restore.film import FilmRestorer  # noqa: E402
+from autocolor.restore.film import FilmRestorer, FilmSettings  # noqa: E402
 
 MODEL = film_aging.OldFilm(
     scratches=1.0, scratch_birth=(0.25, 0.25), scratch_life=(60, 60), dust=1.0, dust_per_mp=(400.0, 400.0)
@@ -85,6 +85,20 @@ def test_parts_switch_the_steps(aged):
         gain, offset = np.polyfit(f.ravel()[::7], r.light.ravel()[::7], 1)
         assert np.allclose(np.clip(f * gain + offset, 0, 1), r.light, atol=2e-3)
     assert np.std(grain[4].light - frames[4]) > 0.005  # grain averaged away
+
+
+def test_more_neighbours_average_more_grain(footage):
+    rng = np.random.default_rng(3)
+    still = footage[0]
+    grainy = [np.clip(still + rng.normal(0, 0.04, still.shape), 0, 1).astype(np.float32) for _ in range(12)]
+    left = {k: np.std(_restore_with(grainy, FilmSettings(neighbours=k))[6].light - still) for k in (1, 3)}
+    assert left[3] < 0.85 * left[1] < 0.85 * 0.04
+    with pytest.raises(ValueError, match="neighbours"):
+        FilmSettings(neighbours=0)
+
+
+def _restore_with(frames, settings):
+    return [r for r, _ in FilmRestorer(None, "grain", settings).run((f, None) for f in frames)]
 
 
 def test_a_cut_starts_afresh_and_short_clips_come_out_whole(footage):

@@ -13,9 +13,10 @@ the frame alone), then through four steps that look along time, a few frames beh
    halved). Specks are filled with the warped neighbours' mean;
 3. **running scratches** (part ``defects``): thin vertical ridges (a horizontal top-hat) that line up
    in most horizontal bands of the frame and were there in the frames before; filled across (Telea);
-4. **grain** (part ``grain``): each pixel averaged with its warped neighbours, each weighed by how
-   well it agrees (a difference of a few grain deviations counts for nothing): grain that changes
-   every frame averages out, motion the flow missed does not smear.
+4. **grain** (part ``grain``): each pixel averaged with its warped neighbours, ``neighbours`` frames
+   each side (those behind already restored), each weighed by how well it agrees (a difference of a
+   few grain deviations counts for nothing): grain that changes every frame averages out, motion the
+   flow missed does not smear.
 
 Where the flow fails (occlusions, fast motion, a cut), the neighbours disagree with the frame and the
 frame keeps the photo restorer's result. ``FilmRestorer.run`` takes (lightness, anything) pairs and
@@ -49,6 +50,11 @@ class FilmSettings:
     scratch_bands: int = 8  # horizontal bands a column is judged in
     scratch_support: float = 0.85  # share of bands a scratch must cross (most run the full height)
     denoise: float = 6.0  # grain deviations within which a neighbour counts fully in the average
+    neighbours: int = 3  # frames each side averaged against grain (at most ``window``)
+
+    def __post_init__(self):
+        if not 1 <= self.neighbours <= self.window:
+            raise ValueError(f"neighbours must be from 1 to window ({self.window}), not {self.neighbours}")
 
 
 @dataclass
@@ -76,7 +82,7 @@ class FilmRestorer:
         """(lightness (H, W) in [0, 1], payload) in; (restored, payload) out, in the same order."""
         window: list[_Frame] = []
         cur, shot, thumb = 0, 0, None
-        prev: tuple[np.ndarray, int] | None = None  # the last restored frame and its shot
+        done: list[tuple[np.ndarray, int]] = []  # the last restored frames and their shots, oldest first
         for light, payload in frames:
             light = np.asarray(light, np.float32)
             small = _thumbnail(light)
@@ -87,13 +93,13 @@ class FilmRestorer:
             thumb = small
             window.append(self._prepare(light, payload, shot))
             while len(window) - 1 - cur > self.s.window:
-                prev = yield from self._emit(window, cur, prev)
+                yield from self._emit(window, cur, done)
                 cur += 1
                 if cur > self.s.window:
                     window.pop(0)
                     cur -= 1
         while cur < len(window):
-            prev = yield from self._emit(window, cur, prev)
+            yield from self._emit(window, cur, done)
             cur += 1
 
     def _prepare(self, light: np.ndarray, payload: Any, shot: int) -> _Frame:
@@ -105,20 +111,25 @@ class FilmRestorer:
         q = np.quantile(light[::4, ::4], TONE_QUANTILES).astype(np.float32)
         return _Frame(raw, light, prob, q, shot, payload)
 
-    def _emit(self, window: list[_Frame], i: int, prev):
-        """Restore frame ``i`` of the window (``prev``: the last restored frame and its shot); yields
-        it with its payload and returns (it, its shot)."""
+    def _emit(self, window: list[_Frame], i: int, done: list[tuple[np.ndarray, int]]):
+        """Restore frame ``i`` of the window and yield it with its payload; ``done``: the frames
+        restored before it and their shots, which it joins."""
         f = window[i]
         light = self._tone(window, i)
-        after = window[i + 1] if i + 1 < len(window) and window[i + 1].shot == f.shot else None
-        nxt = self._tone(window, i + 1) if after is not None else None
-        before = prev[0] if prev is not None and prev[1] == f.shot and prev[0].shape == light.shape else None
+        k = self.s.neighbours
+        behind = [out for out, shot in reversed(done) if shot == f.shot and out.shape == light.shape]
+        ahead = []
+        for j in range(i + 1, min(i + 1 + k, len(window))):
+            if window[j].shot != f.shot:
+                break
+            ahead.append(self._tone(window, j))
         lines = self._scratches(window, i) if "defects" in self.parts else None
-        out, found = self._temporal(light, f.prob, before, nxt, lines)
+        out, found = self._temporal(light, f.prob, behind, ahead, lines)
         yield Restored(out, found), f.payload
         # No longer needed: the frames after this one read only its quantiles and scratch columns.
         f.raw = f.light = f.tone = None
-        return out, f.shot
+        done.append((out, f.shot))
+        del done[:-k]
 
     def _tone(self, window: list[_Frame], i: int) -> np.ndarray:
         """Frame ``i`` deflickered: its tone mapped onto the mean tone of its shot's frames nearby."""
@@ -132,10 +143,12 @@ class FilmRestorer:
                 f.tone = _match_tone(f.light, f.q, np.mean(near, axis=0))
         return f.tone
 
-    def _temporal(self, light, prob, before, after, lines) -> tuple[np.ndarray, np.ndarray | None]:
-        """Dust, scratches and grain of one deflickered frame, from its warped neighbours."""
-        past = self._warped(light, before) if before is not None else None
-        future = self._warped(light, after) if after is not None else None
+    def _temporal(self, light, prob, behind, ahead, lines) -> tuple[np.ndarray, np.ndarray | None]:
+        """Dust, scratches and grain of one deflickered frame, from its neighbours (``behind``:
+        restored frames, nearest first; ``ahead``: deflickered ones, nearest first) warped onto it."""
+        behind = [self._warped(light, b) for b in behind]
+        ahead = [self._warped(light, a) for a in ahead]
+        past, future = (behind or [None])[0], (ahead or [None])[0]
         neighbours = [n for n in (past, future) if n is not None]
         if not neighbours:
             return light, prob
@@ -154,7 +167,7 @@ class FilmRestorer:
             scale = self.s.denoise * sigma
             if lines is not None and lines.any():
                 scale[lines] = 0  # the neighbours carry the same scratch there: nothing to average
-            out = _average(out, neighbours, scale)
+            out = _average(out, behind + ahead, scale)
         return out, found
 
     def _scratches(self, window: list[_Frame], i: int) -> np.ndarray:
