@@ -111,7 +111,7 @@ class Oracle:
     """A row that is given the truth: the restored photo with the true defect mask (grown by a pixel)
     filled by Telea and, with ``tones``, the clean photo's smooth difference from it added."""
 
-    def __init__(self, restoring: Restoring, tones: bool):
+    def __init__(self, restoring: Restoring, tones: bool = False):
         self.restoring, self.tones = restoring, tones
 
     def __call__(self, light: np.ndarray, truth: np.ndarray, defect: np.ndarray) -> np.ndarray:
@@ -135,8 +135,8 @@ class TrueGain(Oracle):
 def oracles(path: str | None, threshold: float) -> dict:
     """The rows given the truth (``Oracle``), sharing the ``--restore all`` restorer."""
     restoring = Restoring(Restorer(net_lib.load(path or RESTORER), "all", threshold=threshold))
-    return {"true mask": Oracle(restoring, False), "true mask and tones": Oracle(restoring, True),
-            "true gain and offset": TrueGain(restoring, False)}  # fmt: skip
+    return {"true mask": Oracle(restoring), "true mask and tones": Oracle(restoring, tones=True),
+            "true gain and offset": TrueGain(restoring)}  # fmt: skip
 
 
 def _light(restorer: Restorer):

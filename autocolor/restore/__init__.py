@@ -38,7 +38,7 @@ FILL = "net"
 THRESHOLD = 0.5  # defect probability above which a pixel counts as a defect
 SMOOTH = 8.0  # pixels: the Gaussian that separates tone (levels) from detail (grain, defects)
 # With ``mirror``, the network also looks at the photo mirrored left to right and the two answers are
-# averaged, for twice its time: more of every figure on the aged validation twins, within 0.4 s at 1 MP.
+# averaged, for twice its time: more of every figure on the aged validation twins (docs/benchmarks.md).
 MIRROR = True
 
 
