@@ -161,11 +161,27 @@ def test_cli_restore_rejects_unknown_parts_and_missing_weights(checkpoint, astro
     assert not (tmp_path / "x.png").exists()
 
 
+def test_the_training_loss_weighs_defects_and_adds_a_squared_error():
+    from autocolor.restore.train import RestorerTrainConfig, loss_terms
+
+    restorer = net.RestoreNet(net.RestorerConfig(width=8))
+    light = torch.rand(1, 1, 32, 32)
+    batch = (light, light + 0.1, torch.zeros_like(light), None, None, None)
+    plain, terms = loss_terms(restorer, batch, RestorerTrainConfig(mask_weight=0))
+    assert terms["l2"] < terms["l1"]  # errors below 1: squares are smaller
+    with_l2, _ = loss_terms(restorer, batch, RestorerTrainConfig(mask_weight=0, l2_weight=10))
+    assert with_l2.item() == pytest.approx(plain.item() + 10 * terms["l2"], rel=1e-5)
+    cover = torch.zeros_like(light)
+    cover[..., :16, :] = 1
+    _, more = loss_terms(restorer, (*batch[:2], cover, *batch[3:]), RestorerTrainConfig(mask_weight=0))
+    assert more["l1"] > terms["l1"]  # defect pixels weigh 1 + defect_weight
+
+
 def test_train_restorer_resumes_with_its_own_settings_and_names_a_damaged_run(photo_dir, tmp_path, capsys):
     run = tmp_path / "run"
     photos = [str(photo_dir / "chelsea.png"), str(photo_dir / "coffee.png")]
     small = ["--batch", "2", "--save-every", "2", "--workers", "0", "--quantiles", "8", "--out", str(run)]
-    settings = ["--steps", "2", "--mask-weight", "2", "--width", "16", "--objects", "0.5"]
+    settings = ["--steps", "2", "--mask-weight", "2", "--width", "16", "--objects", "0.5", "--l2-weight", "3"]
     assert commands.main(["train-restorer", *photos, *settings, *small]) == 0
     capsys.readouterr()
     # resumed with the run's own 8 quantiles, although the command line does not repeat them
@@ -174,7 +190,7 @@ def test_train_restorer_resumes_with_its_own_settings_and_names_a_damaged_run(ph
     assert net.load(run / "restorer.pt").config.stats == net.load(run / "restorer-step-2.pt").config.stats
     assert len(net.load(run / "restorer.pt").config.stats) == 8 and (run / "restorer-step-4.pt").exists()
     config = torch.load(run / "state.pt", weights_only=True)["config"]
-    assert config["mask_weight"] == 2.0 and config["objects"] == 0.5  # kept on resume
+    assert config["mask_weight"] == 2.0 and config["objects"] == 0.5 and config["l2_weight"] == 3.0  # kept
     assert net.load(run / "restorer.pt").config.width == 16
     capsys.readouterr()
     (run / "state.pt").write_bytes(b"damaged")

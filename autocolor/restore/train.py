@@ -46,6 +46,7 @@ class RestorerTrainConfig:
     lr: float = 1e-3
     defect_weight: float = 4.0  # extra L1 weight of defect pixels
     mask_weight: float = 0.5  # weight of the detector's cross-entropy
+    l2_weight: float = 0.0  # weight of a squared-error term beside the L1 (PSNR is a squared error)
     clean: float = 0.2  # share of samples left unaged (the target is the input)
     objects: float = 0.0  # share of photos given thin objects (poles, wires) as part of the scene
     save_every: int = 250
@@ -115,9 +116,12 @@ def loss_terms(net, batch, cfg: RestorerTrainConfig) -> tuple[torch.Tensor, dict
     light, clean, cover, stats, thumb, box = batch
     restored, logit = net(light, stats, thumb, box)
     defect = (cover > DEFECT).float()
-    l1 = ((restored - clean).abs() * (1 + cfg.defect_weight * defect)).mean()
+    err, weight = restored - clean, 1 + cfg.defect_weight * defect
+    l1 = (err.abs() * weight).mean()
+    l2 = (err.square() * weight).mean()
     bce = F.binary_cross_entropy_with_logits(logit, defect)
-    return l1 + cfg.mask_weight * bce, {"l1": l1.item(), "bce": bce.item()}
+    loss = l1 + cfg.l2_weight * l2 + cfg.mask_weight * bce
+    return loss, {"l1": l1.item(), "l2": l2.item(), "bce": bce.item()}
 
 
 def start_from(net: net_lib.RestoreNet, path: str) -> None:
@@ -232,6 +236,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "unless --quantiles or --width is given")  # fmt: skip
     p.add_argument("--defect-weight", type=float, default=4.0, help="extra L1 weight of defect pixels")
     p.add_argument("--mask-weight", type=float, default=0.5, help="weight of the detector's cross-entropy")
+    p.add_argument("--l2-weight", type=float, default=0.0,
+                   help="weight of a squared-error term beside the L1 to the clean lightness "
+                   "(default 0)")  # fmt: skip
     p.add_argument("--clean", type=float, default=0.2, help="share of samples left unaged (default 0.2)")
     p.add_argument("--objects", type=float, default=0.0,
                    help="share of photos given thin objects (poles, wires, rods) as part of the scene, "
@@ -252,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
         net = net_lib.RestorerConfig(width=width, stats=stats, scene=args.scene)
         cfg = RestorerTrainConfig(tuple(args.photos), args.out, args.steps, args.batch, lr=args.lr,
                                   defect_weight=args.defect_weight, mask_weight=args.mask_weight,
+                                  l2_weight=args.l2_weight,
                                   clean=args.clean, objects=args.objects, save_every=args.save_every,
                                   seed=args.seed, workers=args.workers, init=args.init, net=net)  # fmt: skip
         print(train(cfg, resume=args.resume))
