@@ -8,7 +8,7 @@ per-pixel hue/chroma histograms, and the photo's own lightness kept at full reso
 >>> Colorizer.from_pretrained().colorize(pil_image)
 """
 
-__version__ = "0.13.0"
+__version__ = "0.14.0"
 
 _EXPORTS = {
     "Colorizer": "pipeline",
