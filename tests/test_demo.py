@@ -66,7 +66,7 @@ def test_decoding_controls_reuse_the_histograms(models, photo_dir, tmp_path, mon
     plain = demo.Settings("test", boost=1.0, fade=False)  # the untrained test model's hues: no fading
     demo.run(session, models, plain)
     demo.write_downloads(session, models, plain, tmp_path)
-    passes = 2 if models.get("test").mirror else 1  # the photo, and its mirror image
+    passes = 1  # the photo (the mirror switch is off)
     assert len(calls) == passes
     entry = session.current()
     before, path = entry.colorized.copy(), entry.download
@@ -84,6 +84,11 @@ def test_decoding_controls_reuse_the_histograms(models, photo_dir, tmp_path, mon
         assert colourfulness(np.asarray(im)) > colourfulness(first)
     demo.run(session, models, demo.Settings("test", size=256))
     assert len(calls) == 2 * passes and calls[-1][-2:] != calls[0][-2:]  # a new size runs the network
+    demo.run(session, models, demo.Settings("test", size=256, mirror=True))
+    assert len(calls) == 4 and calls[-1] == calls[-2]  # the photo and its mirror image
+    mirrored = models.get("test").with_mirror(True).predict(entry.photo, size=256)
+    for name, probs in mirrored.probs.items():
+        np.testing.assert_allclose(entry.pred.probs[name], probs, atol=1e-6)
 
 
 def test_previews_are_small_and_downloads_full_resolution(models, astronaut, tmp_path, monkeypatch):
@@ -406,7 +411,7 @@ def test_sessions_share_a_memory_budget_and_the_least_recently_used_let_go(model
     of its photos and is told so; the others, and the one just used, keep theirs."""
     from autocolor.demo.page import Handlers
 
-    controls = ("test", 256, "median", "expectation", True, 1.2, 1.0, False)
+    controls = ("test", 256, "median", "expectation", True, 1.2, 1.0, False, False)  # ... restore, mirror
     sizes = {}
     probe = Handlers(models, tmp_path, demo.DEFAULT_MAX_PIXELS, budget=demo.Budget(2**40))
     one = demo.Session()

@@ -56,7 +56,7 @@ class Layout:
     state: gr.State
     files: gr.File
     status: gr.Markdown
-    controls: list  # model, size, chroma, hue, fade, boost, temperature, restore
+    controls: list  # model, size, chroma, hue, fade, boost, temperature, restore, mirror
     steering: dict  # mode, color, undo, clear, references
     gallery: gr.Gallery
     original: gr.Image
@@ -82,13 +82,15 @@ def _controls(models: Models) -> list:
     size = gr.Dropdown(list(SIZES), value=512, label="Processing size (--size)", elem_id="size")
     restore = gr.Checkbox(False, label="Restore an old photo first: faded tones, grain, scratches and "
                           "dust (--restore); see the tab 'Defects found'", elem_id="restore")  # fmt: skip
+    mirror = gr.Checkbox(False, label="Also show the network the mirror image: a little more colour, for "
+                         "about half again the time (--mirror)", elem_id="mirror")  # fmt: skip
     with gr.Group():
         chroma = gr.Dropdown(list(CHROMA_METHODS), value="median", label="Chroma decoding")
         hue = gr.Dropdown(list(DEMO_HUE_METHODS), value="expectation", label="Hue decoding", elem_id="hue")
         fade = gr.Checkbox(True, label="Chromatic fading (with hue expectation)")
         boost = gr.Slider(0, 3, value=BOOST, step=0.05, label="Saturation boost")
         temperature = gr.Slider(0.1, 2, value=1.0, step=0.05, label="Temperature (annealed mean)")
-    return [model, size, chroma, hue, fade, boost, temperature, restore]
+    return [model, size, chroma, hue, fade, boost, temperature, restore, mirror]
 
 
 def _steering() -> dict:
@@ -168,10 +170,10 @@ def layout(models: Models) -> Layout:
                   **views)  # fmt: skip
 
 
-def settings_of(model, size, chroma, hue, fade, boost, temperature, restore) -> Settings:
-    return Settings(
-        model, int(size), chroma, hue, bool(fade), float(boost), float(temperature), bool(restore)
-    )
+def settings_of(model, size, chroma, hue, fade, boost, temperature, restore, mirror) -> Settings:
+    numbers = dict(size=int(size), boost=float(boost), temperature=float(temperature))
+    switches = dict(fade=bool(fade), restore=bool(restore), mirror=bool(mirror))
+    return Settings(model, chroma=chroma, hue=hue, **numbers, **switches)
 
 
 class Handlers:
@@ -253,14 +255,14 @@ class Handlers:
 
     # Spelt out (no *args): Gradio finds the click by the annotation of ``evt``.
     def on_hint(
-        self, mode, color, model, size, chroma, hue, fade, boost, temperature, restore, session: Session,
-        evt: gr.SelectData,
+        self, mode, color, model, size, chroma, hue, fade, boost, temperature, restore, mirror,
+        session: Session, evt: gr.SelectData,
     ):  # fmt: skip
         if mode != "place a hint" or session.current() is None:
             return (gr.skip(),) * 10  # the views, the downloads, the state and the status: unchanged
         x, y = evt.index
         add_hint(session, x, y, color)
-        settings = settings_of(model, size, chroma, hue, fade, boost, temperature, restore)
+        settings = settings_of(model, size, chroma, hue, fade, boost, temperature, restore, mirror)
         return self.refresh(session, settings, [], network=False)
 
     def on_downloads(self, *args):
@@ -286,8 +288,8 @@ class Handlers:
 
     # Spelt out (no *args): Gradio finds the click by the annotation of ``evt``.
     def on_pixel(
-        self, mode, model, size, chroma, hue, fade, boost, temperature, restore, session: Session,
-        evt: gr.SelectData,
+        self, mode, model, size, chroma, hue, fade, boost, temperature, restore, mirror,
+        session: Session, evt: gr.SelectData,
     ):  # fmt: skip
         e = session.current()
         if mode == "place a hint":
@@ -295,7 +297,8 @@ class Handlers:
         if e is None or e.pred is None:
             return None, ""
         x, y = evt.index
-        info = pixel_info(e, x, y, settings_of(model, size, chroma, hue, fade, boost, temperature, restore))
+        settings = settings_of(model, size, chroma, hue, fade, boost, temperature, restore, mirror)
+        info = pixel_info(e, x, y, settings)
         return histogram_figure(info), info.text
 
 
@@ -309,10 +312,10 @@ def wire(ui: Layout, on: Handlers) -> None:
             on.on_downloads, inputs, [ui.downloads, ui.state], **heavy
         )
 
-    model, size, chroma, hue, fade, boost, temperature, restore = ui.controls
+    model, size, chroma, hue, fade, boost, temperature, restore, mirror = ui.controls
     for event in (ui.files.upload, ui.files.clear):
         previews_then_files(event, on.on_files, [ui.files, *inputs])
-    for event in (model.change, size.change, restore.change):
+    for event in (model.change, size.change, restore.change, mirror.change):
         previews_then_files(event, on.on_run, inputs)
     for event in (chroma.change, hue.change, fade.change, boost.release, temperature.release):
         previews_then_files(event, on.on_decode, inputs)

@@ -271,13 +271,14 @@ def _resized(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def run(session: Session, models: Models, settings: Settings) -> None:
     """Restore where asked, predict where the model, size or restoration changed, then decode every
     entry's preview."""
-    colorizer = models.get(settings.model)
+    colorizer = models.get(settings.model).with_mirror(settings.mirror)
     restorer = models.restorer() if settings.restore else None
+    made_with = (settings.model, settings.size, settings.mirror)
     for entry in session.entries:
         restore_entry(entry, restorer)
-        if entry.made_with != (settings.model, settings.size):
+        if entry.made_with != made_with:
             entry.pred = colorizer.predict(entry.photo, size=settings.size, features=True)
-            entry.made_with = (settings.model, settings.size)
+            entry.made_with = made_with
             entry.doubt = doubt_image(entry)
     redecode(session, models, settings)
 

@@ -24,6 +24,7 @@ class Settings:
     boost: float = BOOST
     temperature: float = 1.0
     restore: bool = False  # restore old photos (levels, grain, defects) before colouring them
+    mirror: bool = False  # the network also shown each photo's mirror image, its answers averaged
 
     def param(self) -> DecodeParam:
         """The decoding these controls choose (fading applies to the hue expectation)."""
@@ -41,7 +42,7 @@ class Entry:
     original: np.ndarray  # uint8 RGB preview of the upload as it looks
     light: np.ndarray  # lightness at preview size
     pred: Prediction | None = None
-    made_with: tuple[str, int] | None = None  # (model, size) of ``pred``
+    made_with: tuple[str, int, bool] | None = None  # (model, size, mirror) of ``pred``
     colorized: np.ndarray | None = None  # uint8 RGB preview of the latest decoding
     doubt: np.ndarray | None = None  # uint8 RGB preview of the colour uncertainty
     download: Path | None = None  # full-resolution result
