@@ -122,7 +122,7 @@ class FilmRestorer:
         for j in range(i + 1, min(i + 1 + k, len(window))):
             if window[j].shot != f.shot:
                 break
-            ahead.append(self._tone(window, j, keep=False))
+            ahead.append(self._tone(window, j))
         lines = self._scratches(window, i) if "defects" in self.parts else None
         out, found = self._temporal(light, f.prob, behind, ahead, lines)
         yield Restored(out, found), f.payload
@@ -131,21 +131,17 @@ class FilmRestorer:
         done.append((out, f.shot))
         del done[:-k]
 
-    def _tone(self, window: list[_Frame], i: int, keep: bool = True) -> np.ndarray:
-        """Frame ``i`` deflickered: its tone mapped onto the mean tone of its shot's frames nearby;
-        kept with ``keep`` (a frame further ahead is toned anew when its own turn comes, once the frames
-        after it are in)."""
+    def _tone(self, window: list[_Frame], i: int) -> np.ndarray:
+        """Frame ``i`` deflickered: its tone mapped onto the mean tone of its shot's frames nearby."""
         f = window[i]
-        if f.tone is not None:
-            return f.tone
-        tone = f.light
-        if "levels" in self.parts:
-            nearby = window[max(0, i - self.s.window) : i + self.s.window + 1]
-            near = [g.q for g in nearby if g.shot == f.shot]
-            tone = _match_tone(f.light, f.q, np.mean(near, axis=0))
-        if keep:
-            f.tone = tone
-        return tone
+        if f.tone is None:
+            f.tone = f.light
+            if "levels" in self.parts:
+                near = [
+                    g.q for g in window[max(0, i - self.s.window) : i + self.s.window + 1] if g.shot == f.shot
+                ]
+                f.tone = _match_tone(f.light, f.q, np.mean(near, axis=0))
+        return f.tone
 
     def _temporal(self, light, prob, behind, ahead, lines) -> tuple[np.ndarray, np.ndarray | None]:
         """Dust, scratches and grain of one deflickered frame, from its neighbours (``behind``:
