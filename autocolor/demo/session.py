@@ -269,8 +269,8 @@ def _resized(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def run(session: Session, models: Models, settings: Settings) -> None:
-    """Restore where asked, predict where the model, size or restoration changed, then decode every
-    entry's preview."""
+    """Restore where asked, predict where the model, size, restoration or mirror switch changed, then
+    decode every entry's preview."""
     colorizer = models.get(settings.model).with_mirror(settings.mirror)
     restorer = models.restorer() if settings.restore else None
     made_with = (settings.model, settings.size, settings.mirror)
