@@ -146,10 +146,13 @@ class FilmRestorer:
     def _temporal(self, light, prob, behind, ahead, lines) -> tuple[np.ndarray, np.ndarray | None]:
         """Dust, scratches and grain of one deflickered frame, from its neighbours (``behind``:
         restored frames, nearest first; ``ahead``: deflickered ones, nearest first) warped onto it."""
+        if "grain" not in self.parts:  # only grain reads beyond the nearest frame each side
+            behind, ahead = behind[:1], ahead[:1]
         behind = [self._warped(light, b) for b in behind]
         ahead = [self._warped(light, a) for a in ahead]
-        past, future = (behind or [None])[0], (ahead or [None])[0]
-        neighbours = [n for n in (past, future) if n is not None]
+        past = behind[0] if behind else None
+        future = ahead[0] if ahead else None
+        neighbours = behind[:1] + ahead[:1]
         if not neighbours:
             return light, prob
         found = np.zeros_like(light) if prob is None else (prob > 0.5).astype(np.float32)
